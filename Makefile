@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run stop status test test-fast bench install install-test browser clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install --quiet -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+install-test: $(TEST_STAMP)
+
+run: $(STAMP)
+	$(PY) -m prosaas migrate
+	$(PY) -m prosaas run
+
+stop:
+	$(PY) -m prosaas stop
+
+status:
+	$(VENV)/bin/supervisorctl -c supervisord.conf status
+
+# Chromium for the dashboard's browser test (Debian's package; Playwright drives it).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"
+
+test: $(TEST_STAMP) browser
+	$(PY) -m pytest tests
+
+bench: $(TEST_STAMP)
+	@for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf var/ .pytest_cache

@@ -1,0 +1,4 @@
+"""Dramatiq actors, one module per domain. Importing this package declares them all on the broker."""
+import prosaas.broker  # noqa: F401  (sets the global broker before any actor is declared)
+
+from actors import diagnostics  # noqa: F401,E402

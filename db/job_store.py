@@ -1,0 +1,242 @@
+"""Reads and writes of `background_jobs` rows: the one place that knows how a job's row changes."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.base import utcnow
+from db.models.core import BackgroundJob, JobStatus
+
+
+class JobConflict(Exception):
+    """A control request that does not fit the job's current state (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker should do with a delivered message, decided from its job row."""
+
+    action: str  # "run" | "skip" | "defer"
+    reason: str = ""
+    job: Optional[BackgroundJob] = None
+
+
+def create_job(session: Session, *, job_id: str, business_id: int, type: str, actor_name: str,
+               queue: str, message_id: str, args: dict[str, Any], is_batch: bool) -> BackgroundJob:
+    now = utcnow()
+    job = BackgroundJob(
+        id=job_id, business_id=business_id, type=type, actor_name=actor_name, queue=queue,
+        message_id=message_id, args=args, is_batch=is_batch, status=JobStatus.QUEUED,
+        created_at=now, updated_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def create_batch_job_once(session: Session, **fields) -> tuple[BackgroundJob, bool]:
+    """Create a batch job unless one of the same type is active for the business.
+
+    Returns (job, created). A partial unique index backs this up against concurrent requests.
+    """
+    active = find_active_job(session, fields["business_id"], fields["type"])
+    if active is not None:
+        return active, False
+    try:
+        with session.begin_nested():
+            job = create_job(session, is_batch=True, **fields)
+        return job, True
+    except IntegrityError:
+        active = find_active_job(session, fields["business_id"], fields["type"])
+        if active is None:
+            raise
+        return active, False
+
+
+def find_active_job(session: Session, business_id: int, type: str) -> Optional[BackgroundJob]:
+    return session.scalars(
+        select(BackgroundJob).where(
+            BackgroundJob.business_id == business_id, BackgroundJob.type == type,
+            BackgroundJob.is_batch.is_(True), BackgroundJob.status.in_(JobStatus.ACTIVE),
+        ).limit(1)
+    ).first()
+
+
+def get_job(session: Session, job_id: str, business_id: Optional[int] = None) -> Optional[BackgroundJob]:
+    """A job by id; with business_id, only that business's job (others look absent)."""
+    query = select(BackgroundJob).where(BackgroundJob.id == job_id)
+    if business_id is not None:
+        query = query.where(BackgroundJob.business_id == business_id)
+    return session.scalars(query).first()
+
+
+def list_jobs(session: Session, *, business_id: Optional[int] = None, status: Optional[str] = None,
+              type: Optional[str] = None, limit: int = 50, offset: int = 0) -> list[BackgroundJob]:
+    query = select(BackgroundJob)
+    if business_id is not None:
+        query = query.where(BackgroundJob.business_id == business_id)
+    if status:
+        query = query.where(BackgroundJob.status == status)
+    if type:
+        query = query.where(BackgroundJob.type == type)
+    query = query.order_by(BackgroundJob.created_at.desc(), BackgroundJob.id).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(BackgroundJob.status, func.count()).group_by(BackgroundJob.status))
+    return {status: count for status, count in rows}
+
+
+def claim_for_run(session: Session, job_id: str, *, worker: str, stale_before: dt.datetime) -> Claim:
+    """Mark a job running for this delivery, or say why the delivery must not run it."""
+    now = utcnow()
+    claimable = or_(
+        BackgroundJob.status == JobStatus.QUEUED,
+        and_(BackgroundJob.status == JobStatus.RUNNING,
+             or_(BackgroundJob.heartbeat_at.is_(None), BackgroundJob.heartbeat_at < stale_before)),
+    )
+    result = session.execute(
+        update(BackgroundJob).where(BackgroundJob.id == job_id, claimable).values(
+            status=JobStatus.RUNNING, attempts=BackgroundJob.attempts + 1,
+            started_at=func.coalesce(BackgroundJob.started_at, now), heartbeat_at=now,
+            updated_at=now, worker=worker, finished_at=None,
+        ).execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        return Claim("run")
+    job = get_job(session, job_id)
+    if job is None:
+        return Claim("skip", "no_row")
+    if job.status == JobStatus.RUNNING:
+        return Claim("defer", "running_elsewhere", job)
+    return Claim("skip", job.status, job)
+
+
+def finish_job(session: Session, job_id: str, *, status: str, error: Optional[str] = None,
+               reason: Optional[str] = None, result: Optional[dict] = None) -> bool:
+    """Move a running (or queued, for messages that never ran) job to its end state."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "updated_at": now, "heartbeat_at": now, "requested_action": None}
+    if status in JobStatus.FINISHED:
+        values["finished_at"] = now
+    if error is not None or status == JobStatus.COMPLETED:
+        values["error"] = error
+        values["error_reason"] = reason
+    if result is not None:
+        values["result"] = result
+    outcome = session.execute(
+        update(BackgroundJob).where(
+            BackgroundJob.id == job_id,
+            BackgroundJob.status.in_((JobStatus.RUNNING, JobStatus.QUEUED)),
+        ).values(**values).execution_options(synchronize_session=False)
+    )
+    return outcome.rowcount == 1
+
+
+def record_retry(session: Session, job_id: str, *, error: str, reason: str) -> None:
+    """A failed attempt that will be retried: back to queued, error kept for the user to see."""
+    now = utcnow()
+    session.execute(
+        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING)
+        .values(status=JobStatus.QUEUED, error=error, error_reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def update_progress(session: Session, job_id: str, *, total: Optional[int] = None,
+                    processed: Optional[int] = None, succeeded: Optional[int] = None,
+                    failed: Optional[int] = None, cursor: Optional[dict] = None,
+                    result: Optional[dict] = None) -> Optional[str]:
+    """Write progress; returns the pending control request ('pause'/'cancel') if any."""
+    now = utcnow()
+    values: dict[str, Any] = {"updated_at": now, "heartbeat_at": now}
+    for name, value in (("total", total), ("processed", processed), ("succeeded", succeeded),
+                        ("failed", failed), ("cursor", cursor), ("result", result)):
+        if value is not None:
+            values[name] = value
+    session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
+                    .execution_options(synchronize_session=False))
+    return session.scalar(select(BackgroundJob.requested_action).where(BackgroundJob.id == job_id))
+
+
+def stop_running_job(session: Session, job_id: str, *, status: str) -> None:
+    """A batch job honoured a pause or cancel request between batches."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "requested_action": None, "updated_at": now}
+    if status == JobStatus.CANCELLED:
+        values["finished_at"] = now
+    session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
+                    .execution_options(synchronize_session=False))
+
+
+def touch_heartbeats(session: Session, job_ids: list[str]) -> None:
+    if job_ids:
+        now = utcnow()
+        session.execute(update(BackgroundJob).where(BackgroundJob.id.in_(job_ids),
+                                                    BackgroundJob.status == JobStatus.RUNNING)
+                        .values(heartbeat_at=now).execution_options(synchronize_session=False))
+
+
+def request_control(session: Session, job: BackgroundJob, action: str) -> BackgroundJob:
+    """Apply pause/cancel to a job: at once if it is not running, as a request if it is."""
+    if job.status in JobStatus.FINISHED:
+        raise JobConflict(f"job is already {job.status}")
+    if action == "pause":
+        if not job.is_batch:
+            raise JobConflict("only batch jobs can be paused")
+        if job.status == JobStatus.PAUSED:
+            return job
+        if job.status == JobStatus.QUEUED:
+            job.status = JobStatus.PAUSED
+        else:
+            job.requested_action = "pause"
+    elif action == "cancel":
+        if job.status in (JobStatus.QUEUED, JobStatus.PAUSED):
+            job.status = JobStatus.CANCELLED
+            job.finished_at = utcnow()
+            job.requested_action = None
+        elif job.is_batch:
+            job.requested_action = "cancel"
+        else:
+            raise JobConflict("job is running and cannot be interrupted; it will finish on its own")
+    job.updated_at = utcnow()
+    session.flush()
+    return job
+
+
+def requeue_job_row(session: Session, job: BackgroundJob, *, message_id: str, allowed: tuple[str, ...]) -> None:
+    """Put a paused or failed job back to queued for a new message (resume / retry)."""
+    if job.status not in allowed:
+        raise JobConflict(f"job is {job.status}; expected {' or '.join(allowed)}")
+    job.status = JobStatus.QUEUED
+    job.requested_action = None
+    job.message_id = message_id
+    job.finished_at = None
+    job.updated_at = utcnow()
+    session.flush()
+
+
+def stale_jobs(session: Session, *, queued_before: dt.datetime, heartbeat_before: dt.datetime,
+               limit: int = 100) -> list[BackgroundJob]:
+    """Queued jobs nobody picked up, and running jobs whose heartbeat stopped."""
+    return list(session.scalars(select(BackgroundJob).where(or_(
+        and_(BackgroundJob.status == JobStatus.QUEUED, BackgroundJob.updated_at < queued_before),
+        and_(BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before),
+    )).order_by(BackgroundJob.updated_at).limit(limit)))
+
+
+def fail_lost_running_jobs(session: Session, *, heartbeat_before: dt.datetime) -> list[str]:
+    """Running rows whose heartbeat stopped long ago (no delivery can still be alive): failed."""
+    ids = list(session.scalars(select(BackgroundJob.id).where(
+        BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before).limit(500)))
+    for job_id in ids:
+        finish_job(session, job_id, status=JobStatus.FAILED,
+                   error="worker stopped sending heartbeats and the job was not redelivered",
+                   reason="heartbeat_lost")
+    return ids

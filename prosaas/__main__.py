@@ -1,0 +1,3 @@
+from prosaas.cli import main
+
+raise SystemExit(main())

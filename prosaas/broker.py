@@ -1,0 +1,83 @@
+"""The Dramatiq broker and its middleware stack, declared once. `dramatiq prosaas.broker actors` works.
+
+Importing this module builds the broker from settings and makes it the global broker.
+"""
+from __future__ import annotations
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
+from dramatiq.results import Results
+from dramatiq.results.backends.redis import RedisBackend
+from periodiq import PeriodiqMiddleware
+
+from prosaas.gevent_support import patch_psycopg_if_gevent
+from prosaas.logs import configure_logging
+from prosaas.metrics import ensure_multiproc_dir
+from prosaas.middleware.job_log import JobLog
+from prosaas.middleware.metrics import JobMetrics
+from prosaas.middleware.presence import WorkerPresence
+from prosaas.middleware.retries import ProsaasRetries
+from prosaas.middleware.slots import BusinessSlots
+from prosaas.middleware.tracking import JobTracking
+from prosaas.recovery import Recovery
+from prosaas.runtime import Runtime, get_runtime
+from prosaas.settings import ALL_QUEUES
+
+RESULT_TTL_MS = 5 * 60 * 1000            # results kept 5 minutes
+DEAD_LETTER_TTL_MS = 24 * 3600 * 1000    # failures kept 24 hours
+DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000
+LATE_TICK_SKIP_SECONDS = 60              # periodic ticks older than this are skipped, not run in a burst
+
+
+def build_broker(runtime: Runtime) -> RedisBroker:
+    settings = runtime.settings
+    ensure_multiproc_dir(settings.data_dir)
+    client = runtime.redis
+    tracking = JobTracking(runtime.database, stale_after_seconds=settings.job_stale_after_seconds)
+    slots = BusinessSlots(client, runtime.keys, lease_seconds=settings.slot_lease_seconds)
+    recovery = Recovery(client, settings.redis_namespace, ALL_QUEUES,
+                        dead_after_seconds=settings.worker_dead_after_seconds,
+                        max_redeliveries=settings.max_crash_redeliveries)
+    presence = WorkerPresence(client=client, keys=runtime.keys, database=runtime.database, tracking=tracking,
+                              slots=slots, recovery=recovery, heartbeat_seconds=settings.worker_heartbeat_seconds,
+                              dead_after_seconds=settings.worker_dead_after_seconds)
+    # Order matters: `before_*` hooks run top to bottom, `after_*` bottom to top, so tracking
+    # and logging see the Retries decision (message.failed) when they record the outcome.
+    middleware = [
+        PeriodiqMiddleware(skip_delay=LATE_TICK_SKIP_SECONDS),
+        JobMetrics(),
+        JobLog(),
+        presence,
+        slots,
+        tracking,
+        TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        ProsaasRetries(),
+        CurrentMessage(),
+        Results(backend=RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
+                result_ttl=RESULT_TTL_MS),
+    ]
+    broker = RedisBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
+                         maintenance_chance=0,  # our Recovery runs it on a timer instead
+                         heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
+                         dead_message_ttl=DEAD_LETTER_TTL_MS)
+    for queue in ALL_QUEUES:
+        broker.declare_queue(queue)
+    return broker
+
+
+def middleware_of(broker, kind):
+    """The broker's middleware instance of a class (e.g. to read slot usage)."""
+    return next(m for m in broker.middleware if isinstance(m, kind))
+
+
+patch_psycopg_if_gevent()
+if os.environ.get("PROSAAS_OWN_LOGGING") == "1":  # `prosaas worker` children log in our format
+    configure_logging(get_runtime().settings.log_level, get_runtime().settings.log_format)
+broker = build_broker(get_runtime())
+dramatiq.set_broker(broker)

@@ -1,0 +1,150 @@
+"""Admin commands: businesses, jobs, dead letters."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_commands(commands) -> None:
+    business = commands.add_parser("business", help="manage businesses").add_subparsers(dest="sub", required=True)
+    create = business.add_parser("create", help="create a business and print its API key (shown once)")
+    create.add_argument("name")
+    create.add_argument("--timezone", default="UTC")
+    create.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
+    create.set_defaults(handler=cmd_business_create)
+
+    jobs = commands.add_parser("jobs", help="inspect and control jobs").add_subparsers(dest="sub", required=True)
+    listing = jobs.add_parser("list")
+    listing.add_argument("--status")
+    listing.add_argument("--business", type=int)
+    listing.add_argument("--limit", type=int, default=30)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_jobs_list)
+    for action in ("show", "retry", "cancel", "pause", "resume"):
+        sub = jobs.add_parser(action)
+        sub.add_argument("job_id")
+        sub.set_defaults(handler=cmd_job_action, action=action)
+
+    dlq = commands.add_parser("dlq", help="dead-letter queue").add_subparsers(dest="sub", required=True)
+    dlq_list = dlq.add_parser("list")
+    dlq_list.add_argument("--queue")
+    dlq_list.add_argument("--json", action="store_true")
+    dlq_list.set_defaults(handler=cmd_dlq_list)
+    requeue = dlq.add_parser("requeue")
+    requeue.add_argument("message_id", nargs="?")
+    requeue.add_argument("--all", action="store_true")
+    requeue.set_defaults(handler=cmd_dlq_requeue)
+    purge = dlq.add_parser("purge")
+    purge.add_argument("--queue")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    purge.set_defaults(handler=cmd_dlq_purge)
+
+
+def cmd_business_create(args, settings) -> int:
+    from db.businesses import create_business
+    from prosaas.runtime import get_runtime
+
+    name = args.name.strip()
+    if not name or len(name) > 200:
+        print("prosaas: business name must be 1-200 characters", file=sys.stderr)
+        return 2
+    with get_runtime().database.session() as session:
+        business, key = create_business(session, name, args.timezone)
+        business_id = business.id
+    if args.json:
+        print(json.dumps({"business_id": business_id, "api_key": key}))
+    else:
+        print(f"business_id: {business_id}\napi_key:     {key}\n(the key is shown once; store it now)")
+    return 0
+
+
+def _print_jobs(jobs) -> None:
+    print(f"{'ID':32}  {'TYPE':16} {'STATUS':10} {'BIZ':>4} {'PROGRESS':>14}  {'CREATED':19}  ERROR")
+    for job in jobs:
+        progress = f"{job['progress']['processed']}/{job['progress']['total']} {job['progress']['percent']:.0f}%"
+        print(f"{job['id']:32}  {job['type'][:16]:16} {job['status']:10} {job['business_id']:>4} {progress:>14}  "
+              f"{(job['created_at'] or '')[:19]:19}  {(job['error'] or '')[:60]}")
+
+
+def cmd_jobs_list(args, settings) -> int:
+    from db import job_store
+    from prosaas.jobs import job_view
+    from prosaas.runtime import get_runtime
+
+    with get_runtime().database.session() as session:
+        jobs = [job_view(j) for j in job_store.list_jobs(session, business_id=args.business, status=args.status,
+                                                          limit=args.limit)]
+    if args.json:
+        print(json.dumps(jobs, indent=2))
+    else:
+        _print_jobs(jobs)
+    return 0
+
+
+def cmd_job_action(args, settings) -> int:
+    from db import job_store
+    from prosaas.jobs import control_job, job_view
+    from prosaas.runtime import get_runtime
+
+    if args.action == "show":
+        with get_runtime().database.session() as session:
+            job = job_store.get_job(session, args.job_id)
+    else:
+        try:
+            job = control_job(args.job_id, None, args.action)
+        except job_store.JobConflict as exc:
+            print(f"prosaas: cannot {args.action} job {args.job_id}: {exc}", file=sys.stderr)
+            return 1
+    if job is None:
+        print(f"prosaas: no job {args.job_id}", file=sys.stderr)
+        return 1
+    print(json.dumps(job_view(job), indent=2))
+    return 0
+
+
+def cmd_dlq_list(args, settings) -> int:
+    from prosaas.dead_letters import list_dead_letters
+
+    entries = list_dead_letters(queue=args.queue)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    print(f"{'MESSAGE ID':36}  {'QUEUE':12} {'ACTOR':24} {'REASON':18} {'JOB':32}  ERROR")
+    for e in entries:
+        print(f"{e['message_id']:36}  {e['queue']:12} {e['actor'][:24]:24} {e['reason'][:18]:18} "
+              f"{(e['job_id'] or '-'):32}  {(e['error'] or '')[:60]}")
+    print(f"{len(entries)} dead letter(s)")
+    return 0
+
+
+def cmd_dlq_requeue(args, settings) -> int:
+    from prosaas.dead_letters import list_dead_letters, requeue_dead_letter
+
+    if not args.all and not args.message_id:
+        print("prosaas: give a message id or --all", file=sys.stderr)
+        return 2
+    ids = [e["message_id"] for e in list_dead_letters(limit=100000)] if args.all else [args.message_id]
+    done = 0
+    for index, message_id in enumerate(ids, 1):
+        if requeue_dead_letter(message_id):
+            done += 1
+        if len(ids) > 20 and index % 20 == 0:
+            print(f"  requeued {index}/{len(ids)}", file=sys.stderr)
+    if not done and not args.all:
+        print(f"prosaas: no dead letter {args.message_id}", file=sys.stderr)
+        return 1
+    print(f"requeued {done} message(s)")
+    return 0
+
+
+def cmd_dlq_purge(args, settings) -> int:
+    from prosaas.dead_letters import purge_dead_letters
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("prosaas: refusing to purge without --yes (no terminal to confirm on)", file=sys.stderr)
+            return 2
+        if input(f"Delete every dead letter{' in ' + args.queue if args.queue else ''}? [y/N] ").lower() != "y":
+            return 1
+    print(f"purged {purge_dead_letters(args.queue)} dead letter(s)")
+    return 0

@@ -1,0 +1,130 @@
+"""Role commands: run (supervisord), web (gunicorn+gevent), worker (dramatiq+gevent), scheduler, migrate."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger("prosaas.cli")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def add_commands(commands) -> None:
+    run = commands.add_parser("run", help="start every role under supervisord on this host")
+    run.add_argument("--foreground", action="store_true", help="keep supervisord in the foreground (systemd)")
+    run.set_defaults(handler=cmd_run)
+    stop = commands.add_parser("stop", help="stop the supervisord started by `prosaas run`")
+    stop.set_defaults(handler=cmd_stop)
+    commands.add_parser("web", help="serve the HTTP API (gunicorn, gevent workers)").set_defaults(handler=cmd_web)
+    worker = commands.add_parser("worker", help="run Dramatiq workers (gevent)")
+    worker.add_argument("--queues", help="comma list (default: WORKER_QUEUES or all queues)")
+    worker.add_argument("--module", action="append", default=[], help="extra actor module to load (repeatable)")
+    worker.set_defaults(handler=cmd_worker)
+    commands.add_parser("scheduler", help="run the periodic scheduler").set_defaults(handler=cmd_scheduler)
+    commands.add_parser("migrate", help="apply database migrations under a lock").set_defaults(handler=cmd_migrate)
+    commands.add_parser("embedded-redis", help="run the embedded Redis-compatible server (valkey)"
+                        ).set_defaults(handler=cmd_embedded_redis)
+
+
+def cmd_migrate(args, settings) -> int:
+    from db.migrate import run_migrations
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    outcome = run_migrations(settings.effective_database_url, lock_dir=settings.data_dir)
+    print(f"migrations: {outcome}")
+    return 0
+
+
+def cmd_web(args, settings) -> int:
+    if settings.run_migrations:
+        cmd_migrate(args, settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    gunicorn = [sys.executable, "-m", "gunicorn", "web.wsgi:app", "--worker-class", "gevent",
+                "--workers", str(settings.web_workers), "--bind", settings.bind, "--no-control-socket",
+                "--graceful-timeout", "30", "--timeout", "60", "--worker-connections", "1000",
+                "--access-logfile", "-", "--access-logformat",
+                'HTTP_ACCESS method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s']
+    os.execv(sys.executable, gunicorn)
+
+
+def cmd_worker(args, settings) -> int:
+    queues = (args.queues or ",".join(settings.consumed_queues)).split(",")
+    from prosaas.settings import ALL_QUEUES
+
+    unknown = [q for q in queues if q not in ALL_QUEUES]
+    if unknown:
+        print(f"prosaas: unknown queue(s) {unknown}; known: {', '.join(ALL_QUEUES)}", file=sys.stderr)
+        return 2
+    os.environ["PROSAAS_OWN_LOGGING"] = "1"
+    command = [sys.executable, "-m", "prosaas.worker_main", "prosaas.broker", "actors", *args.module,
+               "--processes", str(settings.worker_processes), "--threads", str(settings.worker_greenlets),
+               "--worker-shutdown-timeout", str(settings.worker_shutdown_grace_seconds * 1000),
+               "--skip-logging", "--queues", *queues]
+    os.execv(sys.executable, command)
+
+
+def cmd_scheduler(args, settings) -> int:
+    from prosaas.scheduler import run_scheduler
+
+    run_scheduler()
+    return 0
+
+
+def cmd_embedded_redis(args, settings) -> int:
+    from prosaas.embedded_redis import server_command
+
+    if not settings.uses_embedded_redis:
+        print("prosaas: REDIS_URL is set; the embedded server is not needed", file=sys.stderr)
+        return 2
+    command = server_command(settings.data_dir, settings.embedded_redis_socket)
+    os.execv(command[0], command)
+
+
+def _supervisor_env(settings) -> dict:
+    env = dict(os.environ)
+    env.setdefault("PROSAAS_DATA_DIR", str(settings.data_dir.resolve()))
+    env["PROSAAS_HOME"] = str(REPO_ROOT)
+    env["PROSAAS_PYTHON"] = sys.executable
+    env["PROSAAS_EMBEDDED_REDIS"] = "true" if settings.uses_embedded_redis else "false"
+    return env
+
+
+def _supervisor_conf() -> str:
+    return str(REPO_ROOT / "supervisord.conf")
+
+
+def cmd_run(args, settings) -> int:
+    (settings.data_dir / "log").mkdir(parents=True, exist_ok=True)
+    env = _supervisor_env(settings)
+    supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c", _supervisor_conf()]
+    if args.foreground:
+        os.execve(sys.executable, supervisord + ["--nodaemon"], env)
+    subprocess.run(supervisord, env=env, check=True)
+    url = f"http://{settings.bind}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except Exception:
+            time.sleep(0.5)
+    else:
+        print(f"prosaas: roles started but {url}/readyz is not ready yet; see {settings.data_dir}/log/",
+              file=sys.stderr)
+        return 1
+    print(f"prosaas is running.\n  API:       {url}/api/  (OpenAPI: {url}/openapi.json)\n"
+          f"  Dashboard: {url}/dashboard\n  Status:    .venv/bin/supervisorctl -c supervisord.conf status\n"
+          f"  Logs:      {settings.data_dir}/log/\n  Stop:      make stop")
+    return 0
+
+
+def cmd_stop(args, settings) -> int:
+    env = _supervisor_env(settings)
+    ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", _supervisor_conf(), "shutdown"]
+    return subprocess.run(ctl, env=env).returncode

@@ -1,0 +1,87 @@
+"""The operational picture: broker and database reachability, queues, workers, scheduler, stale jobs."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+from db import job_store
+from db.base import utcnow
+from prosaas.queue_stats import consumer_map, live_workers, queue_counts
+from prosaas.runtime import get_runtime
+
+
+def check_database() -> tuple[bool, str]:
+    try:
+        get_runtime().database.ping()
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def check_broker() -> tuple[bool, str]:
+    try:
+        get_runtime().redis.ping()
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def scheduler_status() -> dict[str, Any]:
+    """What the scheduler(s) last wrote to Redis: instances, and each periodic actor's last/next tick."""
+    runtime = get_runtime()
+    client, keys = runtime.redis, runtime.keys
+    now = time.time()
+    instances = []
+    for raw in client.hgetall(keys("schedulers")).values():
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            continue
+        info["age_s"] = round(now - info.get("last_seen", 0), 1)
+        info["alive"] = info["age_s"] < 90
+        instances.append(info)
+    ticks = {}
+    for actor, raw in client.hgetall(keys("scheduler", "ticks")).items():
+        try:
+            ticks[actor.decode()] = json.loads(raw)
+        except ValueError:
+            continue
+    missed = int(client.get(keys("scheduler", "missed_ticks")) or 0)
+    return {"instances": sorted(instances, key=lambda i: i.get("id", "")), "ticks": ticks, "missed_ticks": missed,
+            "alive": any(i["alive"] for i in instances)}
+
+
+def health_report() -> dict[str, Any]:
+    db_ok, db_detail = check_database()
+    broker_ok, broker_detail = check_broker()
+    report: dict[str, Any] = {
+        "status": "ok" if db_ok and broker_ok else "degraded",
+        "database": {"ok": db_ok, "detail": db_detail},
+        "broker": {"ok": broker_ok, "detail": broker_detail},
+    }
+    if broker_ok:
+        workers = live_workers()
+        consumers = consumer_map(workers)
+        queues = queue_counts()
+        for name, counts in queues.items():
+            counts["consumers"] = len(consumers.get(name, []))
+        report.update(queues=queues, workers=workers, scheduler=scheduler_status(),
+                      queues_without_consumer=[q for q, c in consumers.items() if not c])
+        report["stuck_queues"] = [q for q in report["queues_without_consumer"]
+                                  if queues[q]["ready"] or queues[q]["delayed"]]
+        if report["stuck_queues"]:
+            report["status"] = "degraded"
+    if db_ok:
+        settings = get_runtime().settings
+        stale_cut = utcnow() - dt.timedelta(seconds=settings.job_stale_after_seconds)
+        with get_runtime().database.session() as session:
+            report["jobs"] = job_store.count_by_status(session)
+            stale = job_store.stale_jobs(session, queued_before=stale_cut, heartbeat_before=stale_cut, limit=20)
+            report["stale_jobs"] = [{"id": j.id, "type": j.type, "status": j.status, "queue": j.queue,
+                                     "business_id": j.business_id,
+                                     "since": (j.heartbeat_at if j.status == "running" else j.updated_at).isoformat(),
+                                     "why": "no heartbeat from its worker" if j.status == "running"
+                                     else "not picked up by any worker"} for j in stale]
+    return report

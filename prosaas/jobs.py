@@ -1,0 +1,157 @@
+"""Tracked jobs: the one way to start one, report its progress, and pause/resume/cancel/retry it."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import redis
+from dramatiq.errors import ConnectionError as DramatiqConnectionError
+
+from db import job_store
+from db.base import new_id
+from db.models.core import BackgroundJob, JobStatus
+from prosaas.errors import BrokerUnavailable
+from prosaas.middleware.tracking import current_job_id
+from prosaas.runtime import get_runtime
+
+log = logging.getLogger("prosaas.jobs")
+BROKER_ERRORS = (redis.ConnectionError, redis.TimeoutError, DramatiqConnectionError, OSError)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job: BackgroundJob
+    created: bool  # False when an active batch job of the same type was returned instead
+
+
+def _broker():
+    from prosaas.broker import broker
+
+    return broker
+
+
+def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_name: Optional[str] = None,
+                    delay_ms: Optional[int] = None) -> Enqueued:
+    """Record the job row, then send its message (in that order: never a message without a row).
+
+    Batch actors (``batch=True``) get at most one active job per business and type: asking again
+    returns the active one. If the broker is down the row is marked failed and BrokerUnavailable raised.
+    """
+    runtime = get_runtime()
+    job_id = new_id()
+    job_type = actor.options.get("job_type", actor.actor_name)
+    message = actor.message_with_options(kwargs={"business_id": business_id, **kwargs},
+                                         job_id=job_id, business_id=business_id)
+    if queue_name and queue_name != message.queue_name:
+        message = message.copy(queue_name=queue_name)
+    fields = dict(job_id=job_id, business_id=business_id, type=job_type, actor_name=actor.actor_name,
+                  queue=message.queue_name, message_id=message.message_id, args=kwargs)
+    with runtime.database.session() as session:
+        if actor.options.get("batch"):
+            job, created = job_store.create_batch_job_once(session, **fields)
+        else:
+            job, created = job_store.create_job(session, is_batch=False, **fields), True
+    if created:
+        _send(message, job_id, delay_ms)
+    return Enqueued(job=job, created=created)
+
+
+def _send(message, job_id: str, delay_ms: Optional[int]) -> None:
+    try:
+        _broker().enqueue(message, delay=delay_ms)
+    except BROKER_ERRORS as exc:
+        with get_runtime().database.session() as session:
+            job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="broker_unavailable",
+                                 error=f"could not enqueue: broker unreachable ({type(exc).__name__})")
+        log.error("JOB_ENQUEUE_FAILED job_id=%s reason=broker_unavailable", job_id)
+        raise BrokerUnavailable("the job broker (Redis) is unreachable; try again shortly") from exc
+
+
+def _resend(job: BackgroundJob) -> None:
+    broker = _broker()
+    actor = broker.get_actor(job.actor_name)
+    message = actor.message_with_options(kwargs={"business_id": job.business_id, **(job.args or {})},
+                                         job_id=job.id, business_id=job.business_id)
+    if job.queue != message.queue_name:
+        message = message.copy(queue_name=job.queue)
+    with get_runtime().database.session() as session:
+        row = job_store.get_job(session, job.id)
+        row.message_id = message.message_id
+    _send(message, job.id, None)
+
+
+def control_job(job_id: str, business_id: Optional[int], action: str) -> Optional[BackgroundJob]:
+    """pause | resume | cancel | retry a job of this business (None business = admin). None if absent.
+
+    Raises job_store.JobConflict when the action does not fit the job's state.
+    """
+    runtime = get_runtime()
+    with runtime.database.session() as session:
+        job = job_store.get_job(session, job_id, business_id)
+        if job is None:
+            return None
+        if action in ("pause", "cancel"):
+            job_store.request_control(session, job, action)
+            log.info("JOB_CONTROL action=%s job_id=%s status=%s requested=%s", action, job.id, job.status,
+                     job.requested_action or "-")
+            return job
+        allowed = (JobStatus.PAUSED,) if action == "resume" else (JobStatus.FAILED, JobStatus.CANCELLED)
+        if action == "resume" and job.status == JobStatus.RUNNING and job.requested_action == "pause":
+            job.requested_action = None  # pause not yet honoured: simply withdraw it
+            return job
+        job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
+    _resend(job)
+    log.info("JOB_CONTROL action=%s job_id=%s status=queued", action, job_id)
+    with runtime.database.session() as session:
+        return job_store.get_job(session, job_id)
+
+
+class JobProgress:
+    """Progress reporting from inside a tracked actor.
+
+    >>> progress = JobProgress.current()
+    >>> progress.update(total=1000, processed=50, succeeded=50, cursor={"after_id": 50})
+    'pause' | 'cancel' | None   # a control request the batch job should honour now
+    """
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+
+    @classmethod
+    def current(cls) -> Optional["JobProgress"]:
+        job_id = current_job_id.get()
+        return cls(job_id) if job_id else None
+
+    def load(self) -> BackgroundJob:
+        with get_runtime().database.session() as session:
+            return job_store.get_job(session, self.job_id)
+
+    def update(self, **counts) -> Optional[str]:
+        with get_runtime().database.session() as session:
+            return job_store.update_progress(session, self.job_id, **counts)
+
+    def honour(self, action: str) -> None:
+        """Stop between batches as asked: 'pause' keeps the cursor, 'cancel' ends the job."""
+        status = JobStatus.PAUSED if action == "pause" else JobStatus.CANCELLED
+        with get_runtime().database.session() as session:
+            job_store.stop_running_job(session, self.job_id, status=status)
+        log.info("JOB_%s job_id=%s", "PAUSED" if action == "pause" else "CANCELLED", self.job_id)
+
+
+def job_view(job: BackgroundJob) -> dict[str, Any]:
+    """The public JSON shape of a job (SPEC §10)."""
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "id": job.id, "type": job.type, "status": job.status, "business_id": job.business_id,
+        "queue": job.queue,
+        "progress": {"total": job.total, "processed": job.processed, "succeeded": job.succeeded,
+                     "failed": job.failed, "percent": job.percent},
+        "error": job.error, "error_reason": job.error_reason, "attempts": job.attempts,
+        "requested_action": job.requested_action, "result": job.result,
+        "created_at": iso(job.created_at), "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at), "heartbeat_at": iso(job.heartbeat_at),
+        "updated_at": iso(job.updated_at),
+    }

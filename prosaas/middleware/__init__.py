@@ -1,0 +1,1 @@
+"""Our cross-cutting job behaviour, as Dramatiq middleware configured by actor options."""

@@ -1,0 +1,126 @@
+"""Worker presence: heartbeats (Dramatiq's and ours), slot-lease renewal, crash recovery, final stats."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+
+from dramatiq.middleware import Middleware
+
+from db import job_store
+from db.models.core import JobStatus
+
+log = logging.getLogger("prosaas.worker")
+
+
+class WorkerPresence(Middleware):
+    """Keeps a worker process visibly alive and recovers the work of dead ones.
+
+    Every ``heartbeat_seconds`` it refreshes Dramatiq's heartbeat for this broker (so a worker
+    busy with long jobs is never taken for dead), writes its entry in the worker registry
+    (host, pid, queues, jobs running), renews its slot leases and the heartbeat of its running
+    jobs, and runs crash recovery. On shutdown it logs processed/succeeded/failed and uptime.
+    """
+
+    def __init__(self, *, client, keys, database, tracking, slots, recovery, heartbeat_seconds: float,
+                 dead_after_seconds: int, role: str = "worker"):
+        self.client, self.keys, self.database = client, keys, database
+        self.tracking, self.slots, self.recovery = tracking, slots, recovery
+        self.heartbeat_seconds = heartbeat_seconds
+        self.dead_after_seconds = dead_after_seconds
+        self.role = role
+        self.stats = {"processed": 0, "succeeded": 0, "failed": 0, "retried": 0}
+        self.started_at = time.time()
+        self.queues: list[str] = []
+        self.broker_id = None
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._stop = threading.Event()
+        self._thread = None
+
+    # Outcomes -------------------------------------------------------------------------
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        self.stats["processed"] += 1
+        if exception is None:
+            self.stats["succeeded"] += 1
+        elif message.failed:
+            self.stats["failed"] += 1
+        else:
+            self.stats["retried"] += 1
+
+    # Lifecycle ------------------------------------------------------------------------
+    def after_worker_boot(self, broker, worker):
+        self.broker_id = broker.broker_id
+        self.queues = sorted(q for q in worker.consumers if not q.endswith(".DQ")) if worker.consumers else []
+        self.started_at = time.time()
+        self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
+        self._thread.start()
+        log.info("WORKER_STARTED worker=%s queues=%s", self.worker_id, ",".join(self.queues))
+
+    def before_worker_shutdown(self, broker, worker):
+        log.info("WORKER_STOPPING worker=%s running=%d", self.worker_id, len(self.tracking.running))
+
+    def after_worker_shutdown(self, broker, worker):
+        self._stop.set()
+        uptime = time.time() - self.started_at
+        processed = self.stats["processed"]
+        rate = 100.0 * self.stats["succeeded"] / processed if processed else 100.0
+        log.info("WORKER_STOPPED worker=%s processed=%d succeeded=%d failed=%d retried=%d uptime_s=%.0f "
+                 "success_rate=%.1f%%", self.worker_id, processed, self.stats["succeeded"],
+                 self.stats["failed"], self.stats["retried"], uptime, rate)
+        try:
+            self.client.hdel(self.keys("workers"), self.worker_id)
+        except Exception:  # Redis may be the reason we are stopping
+            pass
+
+    # Heartbeat loop -------------------------------------------------------------------
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                self.beat()
+            except Exception:
+                log.warning("HEARTBEAT_FAILED worker=%s", self.worker_id, exc_info=True)
+            self._stop.wait(self.heartbeat_seconds)
+
+    def beat(self) -> None:
+        now = time.time()
+        info = {"worker": self.worker_id, "host": socket.gethostname(), "pid": os.getpid(), "role": self.role,
+                "queues": self.queues, "running": len(self.tracking.running), "started_at": self.started_at,
+                "last_heartbeat": now, **self.stats}
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.keys.dramatiq_heartbeats, {self.broker_id: int(now * 1000)})
+        pipe.hset(self.keys("workers"), self.worker_id, json.dumps(info))
+        pipe.execute()
+        self.slots.renew_leases()
+        running = self.tracking.running_job_ids()
+        if running:
+            with self.database.session() as session:
+                job_store.touch_heartbeats(session, running)
+        self._recover()
+
+    def _recover(self) -> None:
+        # One worker at a time does the sweep; others skip this beat.
+        if not self.client.set(self.keys("recovery", "lock"), self.worker_id, nx=True,
+                               px=int(self.heartbeat_seconds * 1000)):
+            return
+        _requeued, crashed = self.recovery.run_once()
+        if crashed:
+            with self.database.session() as session:
+                for message in crashed:
+                    job_id = message.get("options", {}).get("job_id")
+                    if job_id:
+                        job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="crashed_worker",
+                                             error="the job's worker process died on every delivery "
+                                                   "(out of memory or killed); moved to the dead-letter queue")
+        self._prune_workers()
+
+    def _prune_workers(self) -> None:
+        cutoff = time.time() - self.dead_after_seconds * 4
+        for worker, raw in self.client.hgetall(self.keys("workers")).items():
+            try:
+                if json.loads(raw).get("last_heartbeat", 0) < cutoff:
+                    self.client.hdel(self.keys("workers"), worker)
+            except ValueError:
+                self.client.hdel(self.keys("workers"), worker)

@@ -1,0 +1,93 @@
+"""Job tracking: a delivered message with a `job_id` moves its `background_jobs` row through its states."""
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import random
+import socket
+import os
+
+from dramatiq.middleware import Middleware, SkipMessage
+
+from db import job_store
+from db.base import utcnow
+from db.models.core import JobStatus
+from prosaas.middleware.retries import describe_error, failure_reason
+
+log = logging.getLogger("prosaas.jobs")
+
+#: The job id of the message the current worker thread/greenlet is processing.
+current_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_job_id", default=None)
+
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class JobTracking(Middleware):
+    """Claims the job row before the actor runs and records the outcome after it.
+
+    A delivery whose row is already finished (a duplicate) is skipped; one whose row is running
+    with a fresh heartbeat elsewhere is deferred; one whose runner stopped heartbeating takes over.
+
+    Actor options:
+      job_type(str): the job's user-visible type (default: the actor name).
+      batch(bool): at most one active job of this type per business; pause/resume/cancel allowed.
+    """
+
+    def __init__(self, database, *, stale_after_seconds: int):
+        self.database = database
+        self.stale_after = dt.timedelta(seconds=stale_after_seconds)
+        self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
+        self._tokens: dict[str, contextvars.Token] = {}
+
+    @property
+    def actor_options(self):
+        return {"job_type", "batch"}
+
+    def running_job_ids(self) -> list[str]:
+        return list(self.running.values())
+
+    def before_process_message(self, broker, message):
+        job_id = message.options.get("job_id")
+        if not job_id:
+            return
+        with self.database.session() as session:
+            claim = job_store.claim_for_run(session, job_id, worker=WORKER_NAME,
+                                            stale_before=utcnow() - self.stale_after)
+        if claim.action == "run":
+            self.running[message.message_id] = job_id
+            self._tokens[message.message_id] = current_job_id.set(job_id)
+            return
+        if claim.action == "defer":
+            delay = int(self.stale_after.total_seconds() * 1000 / 2 + random.randint(0, 1000))
+            log.info("JOB_DEFERRED job_id=%s reason=%s delay_ms=%d", job_id, claim.reason, delay)
+            broker.enqueue(message.copy(options={"deferrals": message.options.get("deferrals", 0) + 1}),
+                           delay=delay)
+        else:
+            log.info("JOB_SKIPPED job_id=%s reason=%s message_id=%s", job_id, claim.reason, message.message_id)
+        raise SkipMessage(claim.reason)
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        job_id = self.running.pop(message.message_id, None)
+        token = self._tokens.pop(message.message_id, None)
+        if token is not None:
+            try:
+                current_job_id.reset(token)
+            except ValueError:
+                current_job_id.set(None)
+        if job_id is None:
+            return
+        with self.database.session() as session:
+            if exception is None:
+                job_store.finish_job(session, job_id, status=JobStatus.COMPLETED,
+                                     result=result if isinstance(result, dict) else None)
+            elif message.failed:
+                job_store.finish_job(session, job_id, status=JobStatus.FAILED, error=describe_error(exception),
+                                     reason=failure_reason(exception))
+            else:
+                job_store.record_retry(session, job_id, error=describe_error(exception),
+                                       reason=failure_reason(exception))
+
+    def after_skip_message(self, broker, message):
+        self.running.pop(message.message_id, None)
+        self._tokens.pop(message.message_id, None)

@@ -1,0 +1,57 @@
+"""What the queues hold and who consumes them, read from Redis (workers' own heartbeats, not local env)."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from prosaas.runtime import get_runtime
+from prosaas.settings import ALL_QUEUES
+
+
+def live_workers() -> list[dict[str, Any]]:
+    runtime = get_runtime()
+    dead_after = runtime.settings.worker_dead_after_seconds
+    now = time.time()
+    workers = []
+    for raw in runtime.redis.hgetall(runtime.keys("workers")).values():
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            continue
+        info["age_s"] = round(now - info.get("last_heartbeat", 0), 1)
+        info["alive"] = info["age_s"] < dead_after
+        workers.append(info)
+    return sorted(workers, key=lambda w: (w.get("host", ""), w.get("pid", 0)))
+
+
+def queue_counts() -> dict[str, dict[str, int]]:
+    runtime = get_runtime()
+    client, keys = runtime.redis, runtime.keys
+    pipe = client.pipeline(transaction=False)
+    for queue in ALL_QUEUES:
+        pipe.llen(keys.queue(queue))
+        pipe.hlen(keys.queue_messages(f"{queue}.DQ"))
+        pipe.hlen(keys.queue_messages(queue))
+        pipe.zcard(keys.dead_letters(queue))
+    values = pipe.execute()
+    counts = {}
+    for index, queue in enumerate(ALL_QUEUES):
+        ready, delayed, held, dead = values[index * 4: index * 4 + 4]
+        counts[queue] = {"ready": ready, "delayed": delayed, "running": max(0, held - ready),
+                         "dead_letters": dead}
+    return counts
+
+
+def consumer_map(workers: list[dict[str, Any]] | None = None) -> dict[str, list[str]]:
+    workers = live_workers() if workers is None else workers
+    consumers: dict[str, list[str]] = {queue: [] for queue in ALL_QUEUES}
+    for worker in workers:
+        if worker.get("alive"):
+            for queue in worker.get("queues", []):
+                consumers.setdefault(queue, []).append(worker["worker"])
+    return consumers
+
+
+def queues_without_consumer(workers=None) -> list[str]:
+    return [queue for queue, names in consumer_map(workers).items() if not names]

@@ -1,0 +1,27 @@
+"""The process's shared handles (settings, database, Redis), built once from settings."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from db import Database
+from prosaas.redis_client import Keys, redis_client
+from prosaas.settings import Settings, get_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    keys: Keys
+
+    @property
+    def redis(self):
+        return redis_client(self.settings.effective_redis_url)
+
+
+@functools.lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    settings = get_settings()
+    return Runtime(settings=settings, database=Database(settings.effective_database_url),
+                   keys=Keys(settings.redis_namespace))

@@ -1,0 +1,188 @@
+"""The one typed settings object: read once from the environment (and `prosaas.env`)."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ALL_QUEUES = ("high", "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
+
+
+class SettingsError(SystemExit):
+    """Raised at start when a setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file="prosaas.env", extra="ignore", case_sensitive=False)
+
+    database_url: Optional[str] = None
+    redis_url: Optional[str] = None
+    redis_namespace: str = Field(default="prosaas", alias="PROSAAS_REDIS_NAMESPACE", pattern=r"^[A-Za-z0-9_.-]+$")
+    data_dir: Path = Field(default=Path("var"), alias="PROSAAS_DATA_DIR")
+    bind: str = Field(default="127.0.0.1:8000", alias="PROSAAS_BIND", pattern=r"^[^:\s]*:\d{1,5}$")
+    service_role: Literal["web", "worker", "scheduler", "all"] = "all"
+    run_migrations: bool = False
+    worker_queues: Optional[str] = None
+    worker_processes: int = Field(default=2, ge=1, le=64)
+    worker_greenlets: int = Field(default=50, ge=1, le=2000)
+    worker_shutdown_grace_seconds: int = Field(default=30, ge=1, le=3600)
+    web_workers: int = Field(default=2, ge=1, le=64)
+    recordings_per_business: int = Field(default=3, ge=1, le=100)
+    recordings_retention_days: int = Field(default=90, ge=1)
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_recording_hosts: str = "api.twilio.com"
+    public_base_url: Optional[str] = None
+    whatsapp_webhook_secret: str = ""
+    baileys_url: Optional[str] = None
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:ops@example.invalid"
+    storage_url: Optional[str] = None
+    s3_endpoint_url: Optional[str] = None
+    admin_token: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    reminder_offsets_minutes: str = "30,15,5"
+    broadcast_delay_seconds: str = "3-4"
+    transcription_url: Optional[str] = None
+    transcription_api_key: str = ""
+    responder_url: Optional[str] = None
+    responder_api_key: str = ""
+    # Job machinery tuning (seconds unless named otherwise).
+    slot_lease_seconds: int = Field(default=60, ge=5)
+    worker_heartbeat_seconds: float = Field(default=5, gt=0)
+    worker_dead_after_seconds: int = Field(default=30, ge=5)
+    job_stale_after_seconds: int = Field(default=120, ge=5)
+    max_crash_redeliveries: int = Field(default=3, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url", "redis_url", "baileys_url", "public_base_url", "storage_url",
+                     "s3_endpoint_url", "transcription_url", "responder_url", "worker_queues", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value):
+        if value and not value.startswith(("postgresql", "postgres://", "sqlite")):
+            raise ValueError("must start with postgresql:// or sqlite:///")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value):
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("worker_queues")
+    @classmethod
+    def _known_queues(cls, value):
+        if value is None:
+            return None
+        names = [q.strip() for q in value.split(",") if q.strip()]
+        unknown = [q for q in names if q not in ALL_QUEUES]
+        if unknown or not names:
+            raise ValueError(f"unknown queue(s) {unknown or value!r}; known: {', '.join(ALL_QUEUES)}")
+        return ",".join(names)
+
+    @field_validator("reminder_offsets_minutes")
+    @classmethod
+    def _offsets(cls, value):
+        try:
+            offsets = [int(v) for v in value.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError("must be a comma list of whole minutes, e.g. 30,15,5") from None
+        if not offsets or any(o <= 0 for o in offsets):
+            raise ValueError("must be a comma list of positive minutes, e.g. 30,15,5")
+        return value
+
+    @field_validator("broadcast_delay_seconds")
+    @classmethod
+    def _delay_range(cls, value):
+        try:
+            parts = [float(p) for p in value.split("-")]
+        except ValueError:
+            raise ValueError("must be seconds or a range like 3-4") from None
+        if len(parts) not in (1, 2) or any(p < 0 for p in parts) or parts[0] > parts[-1]:
+            raise ValueError("must be seconds or a range like 3-4")
+        return value
+
+    # Derived values: one place knows each default.
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'prosaas.db').resolve()}"
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return (self.data_dir / "redis.sock").resolve()
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"unix://{self.embedded_redis_socket}"
+
+    @property
+    def consumed_queues(self) -> list[str]:
+        return self.worker_queues.split(",") if self.worker_queues else list(ALL_QUEUES)
+
+    @property
+    def recording_hosts(self) -> set[str]:
+        return {h.strip().lower() for h in self.twilio_recording_hosts.split(",") if h.strip()}
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        return sorted({int(v) for v in self.reminder_offsets_minutes.split(",") if v.strip()}, reverse=True)
+
+    @property
+    def broadcast_delay_range(self) -> tuple[float, float]:
+        parts = [float(p) for p in self.broadcast_delay_seconds.split("-")]
+        return parts[0], parts[-1]
+
+    @property
+    def effective_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'storage').resolve()}"
+
+
+def _env_name(loc: tuple) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    return (info.alias if info and info.alias else field).upper()
+
+
+def load_settings() -> Settings:
+    """Read and validate settings; on error stop with one line naming the setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SettingsError(f"prosaas: invalid setting {_env_name(first['loc'])}: {first['msg']}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    """For tests and CLI re-reads after the environment changed."""
+    get_settings.cache_clear()
+
+
+if __name__ == "__main__":  # pragma: no cover - quick check: python -m prosaas.settings
+    print(get_settings().model_dump_json(indent=2), file=sys.stdout)
+    os._exit(0)

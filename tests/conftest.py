@@ -1,0 +1,170 @@
+"""Shared fixtures: a private database and Redis namespace per run, businesses, clients, real roles."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.environment import TestEnvironment
+
+_environment: TestEnvironment | None = None
+_env: dict = {}
+
+
+def pytest_configure(config):
+    global _environment, _env
+    _environment = TestEnvironment()
+    _env = _environment.apply()
+    from db.migrate import run_migrations
+
+    run_migrations(_env["DATABASE_URL"], lock_dir=Path(_env["PROSAAS_DATA_DIR"]))
+
+
+def pytest_unconfigure(config):
+    if _environment is None:
+        return
+    try:
+        from prosaas.runtime import get_runtime
+
+        get_runtime().database.dispose()
+    except Exception:
+        pass
+    _environment.cleanup_redis(_env["REDIS_URL"], _env["PROSAAS_REDIS_NAMESPACE"])
+    _environment.drop_database()
+
+
+@pytest.fixture(scope="session")
+def test_env() -> dict:
+    return dict(_env)
+
+
+@pytest.fixture(scope="session")
+def runtime():
+    from prosaas.runtime import get_runtime
+
+    return get_runtime()
+
+
+@pytest.fixture(scope="session")
+def broker():
+    import actors  # noqa: F401
+    import tests.support.sample_actors  # noqa: F401
+    from prosaas.broker import broker
+
+    return broker
+
+
+@pytest.fixture
+def clean_queues(broker, runtime):
+    """Empty every queue (and dead letters) before and after a test that counts messages."""
+    def flush():
+        broker.flush_all()
+        for key in runtime.redis.scan_iter(match=runtime.keys("slots", "*")):
+            runtime.redis.delete(key)
+    flush()
+    yield
+    flush()
+
+
+class Business:
+    def __init__(self, business_id: int, api_key: str):
+        self.id = business_id
+        self.api_key = api_key
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@pytest.fixture
+def make_business(runtime):
+    from db.businesses import create_business
+
+    def make(name: str = "Test business", timezone: str = "UTC") -> Business:
+        with runtime.database.session() as session:
+            business, key = create_business(session, name, timezone)
+            return Business(business.id, key)
+    return make
+
+
+@pytest.fixture
+def business(make_business) -> Business:
+    return make_business()
+
+
+@pytest.fixture
+def admin_headers(test_env) -> dict:
+    return {"Authorization": f"Bearer {test_env['ADMIN_TOKEN']}"}
+
+
+@pytest.fixture(scope="session")
+def app(broker):
+    from web.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+def client(app):
+    from falcon import testing
+
+    return testing.TestClient(app)
+
+
+@pytest.fixture
+def tmp_logs(tmp_path) -> Path:
+    path = tmp_path / "logs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def worker_factory(tmp_logs):
+    """Start real `prosaas worker` subprocesses; all are stopped at the end of the test."""
+    from tests.support.processes import start_worker
+
+    started = []
+
+    def start(**kwargs):
+        role = start_worker(tmp_logs, **kwargs)
+        started.append(role)
+        return role
+    yield start
+    for role in started:
+        role.stop(timeout=30)
+
+
+@pytest.fixture
+def web_server(tmp_logs):
+    from tests.support.processes import start_web
+
+    role, base = start_web(tmp_logs)
+    yield base
+    role.stop()
+
+
+@pytest.fixture
+def redis_marks(runtime):
+    """Read what the sample actors recorded."""
+    from tests.support import sample_actors
+
+    class Marks:
+        def runs(self, marker):
+            return runtime.redis.llen(sample_actors.mark("runs", marker))
+
+        def finished(self, marker):
+            return runtime.redis.llen(sample_actors.mark("finished", marker))
+
+        def key(self, *parts):
+            return sample_actors.mark(*parts)
+    return Marks()
+
+
+def pytest_collection_modifyitems(config, items):
+    # Chaos and browser tests are slowest: run them last so quick failures show first.
+    order = {"chaos": 2, "browser": 3}
+    items.sort(key=lambda item: max([order.get(m.name, 0) for m in item.iter_markers()] or [0]))
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -1,0 +1,30 @@
+"""Settings: defaults for the embedded mode, and one clear line naming a bad setting."""
+from prosaas.settings import Settings, load_settings
+from tests.support.processes import run_cli
+
+
+def test_embedded_defaults(monkeypatch):
+    for name in ("DATABASE_URL", "REDIS_URL", "PROSAAS_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.effective_database_url.startswith("sqlite:///")
+    assert settings.effective_redis_url.startswith("unix://") and settings.uses_embedded_redis
+    assert settings.consumed_queues == ["high", "default", "low", "recordings", "receipts", "maintenance", "broadcasts"]
+    assert settings.recordings_per_business == 3 and settings.reminder_offsets == [30, 15, 5]
+
+
+def test_bad_setting_names_itself(monkeypatch):
+    monkeypatch.setenv("WORKER_QUEUES", "default,nosuchqueue")
+    try:
+        load_settings()
+    except SystemExit as exc:
+        assert "WORKER_QUEUES" in str(exc) and "nosuchqueue" in str(exc)
+    else:
+        raise AssertionError("bad WORKER_QUEUES accepted")
+
+
+def test_cli_stops_at_start_with_one_line():
+    result = run_cli("info", env={"REDIS_URL": "http://nope"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "prosaas: invalid setting REDIS_URL: Value error, must start with redis://, rediss:// or unix://"]

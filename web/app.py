@@ -1,0 +1,42 @@
+"""The Falcon app, assembled in one place: middleware, error handlers, routes, OpenAPI."""
+from __future__ import annotations
+
+import falcon
+
+import actors  # noqa: F401  (declares every actor on the broker)
+from prosaas.runtime import Runtime, get_runtime
+from web import errors
+from web.auth import AuthMiddleware
+from web.http_metrics import HttpMetricsMiddleware
+from web.limits import BodyLimitMiddleware
+from web.resources import diagnostics, health, jobs, metrics, ops
+from web.spec import api
+
+# Each module registers its own routes; a new resource group is one line here.
+ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics]
+
+
+class RuntimeContext:
+    """Hands every request the process runtime (settings, database, Redis)."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def process_request(self, req, resp):
+        req.context.runtime = self.runtime
+
+
+def create_app(runtime: Runtime | None = None) -> falcon.App:
+    runtime = runtime or get_runtime()
+    app = falcon.App(middleware=[
+        HttpMetricsMiddleware(),
+        RuntimeContext(runtime),
+        BodyLimitMiddleware(runtime.settings.max_body_bytes),
+        AuthMiddleware(runtime),
+    ])
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install_error_handlers(app)
+    for module in ROUTE_MODULES:
+        module.register(app, runtime)
+    api.register(app)
+    return app

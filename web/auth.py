@@ -1,0 +1,66 @@
+"""Who is calling: a business by its API key, or an operator by ADMIN_TOKEN. Declared per resource.
+
+A resource says `auth = "public" | "business" | "admin" | "business_or_admin" | "signed"` ("signed":
+the resource checks a webhook signature itself). A business key never opens admin resources (403).
+"""
+from __future__ import annotations
+
+import hmac
+from typing import Optional
+
+import falcon
+
+from db.businesses import business_for_key
+
+ADMIN_COOKIE = "prosaas_admin"
+
+
+def _bearer(req) -> Optional[str]:
+    header = req.get_header("Authorization") or ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+class AuthMiddleware:
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def _is_admin(self, req, token: Optional[str]) -> bool:
+        admin = self.runtime.settings.admin_token
+        if not admin:
+            return False
+        candidate = token or req.get_cookie_values(ADMIN_COOKIE) and req.get_cookie_values(ADMIN_COOKIE)[0]
+        return bool(candidate) and hmac.compare_digest(candidate.encode(), admin.encode())
+
+    def process_resource(self, req, resp, resource, params):
+        mode = getattr(resource, "auth", "business") if resource is not None else "public"
+        req.context.business_id = None
+        req.context.is_admin = False
+        if mode in ("public", "signed"):
+            return
+        token = _bearer(req)
+        if self._is_admin(req, token):
+            if mode in ("admin", "business_or_admin"):
+                req.context.is_admin = True
+                return
+            raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs a business API key.")
+        if token is None:
+            raise falcon.HTTPUnauthorized(title="Unauthorized",
+                                          description="Send 'Authorization: Bearer <API key>'.",
+                                          challenges=["Bearer"])
+        with self.runtime.database.session() as session:
+            business = business_for_key(session, token)
+            if business is None:
+                raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
+                                              challenges=["Bearer"])
+            if mode == "admin":
+                raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs the admin token.")
+            req.context.business_id = business.id
+            req.context.business_timezone = business.timezone
+
+
+def scope(req) -> Optional[int]:
+    """The business whose data the caller may see (None: an operator sees every business)."""
+    return None if req.context.is_admin else req.context.business_id

@@ -1,0 +1,68 @@
+"""Every error is JSON {"title", "description"} with the right status; nothing leaks a traceback."""
+from __future__ import annotations
+
+import logging
+
+import falcon
+from sqlalchemy.exc import OperationalError, InterfaceError
+
+from db.job_store import JobConflict
+from prosaas.errors import BadInput, BrokerUnavailable
+
+log = logging.getLogger("prosaas.web")
+
+
+def _not_found(req, resp, ex, params):
+    raise falcon.HTTPNotFound(title="Not found", description=f"No resource at {req.path}.")
+
+
+def _broker_down(req, resp, ex, params):
+    raise falcon.HTTPServiceUnavailable(title="Broker unavailable", description=str(ex), retry_after=5)
+
+
+def _database_down(req, resp, ex, params):
+    log.warning("DATABASE_UNAVAILABLE path=%s error=%s", req.path, type(ex).__name__)
+    raise falcon.HTTPServiceUnavailable(title="Database unavailable",
+                                        description="The database is unreachable; try again shortly.",
+                                        retry_after=5)
+
+
+def _conflict(req, resp, ex, params):
+    raise falcon.HTTPConflict(title="Conflict", description=str(ex))
+
+
+def _bad_input(req, resp, ex, params):
+    raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=str(ex))
+
+
+def _unexpected(req, resp, ex, params):
+    if isinstance(ex, falcon.HTTPError):
+        raise ex
+    log.exception("HTTP_500 method=%s path=%s", req.method, req.path)
+    raise falcon.HTTPInternalServerError(title="Internal error",
+                                         description="Unexpected error; it has been logged.")
+
+
+def install_error_handlers(app: falcon.App) -> None:
+    app.add_error_handler(Exception, _unexpected)
+    app.add_error_handler(falcon.HTTPRouteNotFound, _not_found)
+    app.add_error_handler(BrokerUnavailable, _broker_down)
+    app.add_error_handler(OperationalError, _database_down)
+    app.add_error_handler(InterfaceError, _database_down)
+    app.add_error_handler(JobConflict, _conflict)
+    app.add_error_handler(BadInput, _bad_input)
+    install_broker_error_handlers(app)
+
+
+def install_broker_error_handlers(app: falcon.App) -> None:
+    import redis
+
+    app.add_error_handler(redis.ConnectionError, _broker_down_raw)
+    app.add_error_handler(redis.TimeoutError, _broker_down_raw)
+
+
+def _broker_down_raw(req, resp, ex, params):
+    log.warning("BROKER_UNAVAILABLE path=%s error=%s", req.path, type(ex).__name__)
+    raise falcon.HTTPServiceUnavailable(title="Broker unavailable",
+                                        description="The job broker (Redis) is unreachable; try again shortly.",
+                                        retry_after=5)

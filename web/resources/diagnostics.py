@@ -1,0 +1,38 @@
+"""POST /api/diagnostics/ping: a tracked job through the whole pipeline, to check a deployment."""
+from __future__ import annotations
+
+import falcon
+from pydantic import BaseModel, Field
+
+from actors.diagnostics import diagnostic_ping
+from prosaas.jobs import enqueue_tracked
+from spectree import Response
+
+from web.spec import api
+
+
+class PingIn(BaseModel):
+    steps: int = Field(default=0, ge=0, le=1000)
+    step_ms: int = Field(default=0, ge=0, le=10_000)
+    fail: bool = False
+
+
+class Accepted(BaseModel):
+    job_id: str
+    status: str
+
+
+class Ping:
+    auth = "business"
+
+    @api.validate(json=PingIn, resp=Response(HTTP_202=Accepted), tags=["diagnostics"])
+    def on_post(self, req, resp, json: PingIn):
+        """Enqueue a diagnostic job; follow it at /api/jobs/{job_id}."""
+        enqueued = enqueue_tracked(diagnostic_ping, business_id=req.context.business_id,
+                                   kwargs=json.model_dump())
+        resp.status = falcon.HTTP_202
+        resp.media = {"job_id": enqueued.job.id, "status": enqueued.job.status}
+
+
+def register(app, runtime):
+    app.add_route("/api/diagnostics/ping", Ping())

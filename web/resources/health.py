@@ -1,0 +1,43 @@
+"""Liveness, readiness and the OpenAPI document."""
+from __future__ import annotations
+
+import falcon
+
+from prosaas.health import check_broker, check_database
+from web.spec import api
+
+
+class Liveness:
+    auth = "public"
+
+    @api.validate(tags=["health"], security={})
+    def on_get(self, req, resp):
+        """The process is alive."""
+        resp.media = {"status": "alive"}
+
+
+class Readiness:
+    auth = "public"
+
+    @api.validate(tags=["health"], security={})
+    def on_get(self, req, resp):
+        """Database and broker reachable (503 otherwise)."""
+        db_ok, db_detail = check_database()
+        broker_ok, broker_detail = check_broker()
+        resp.media = {"ready": db_ok and broker_ok, "database": db_detail, "broker": broker_detail}
+        if not (db_ok and broker_ok):
+            resp.status = falcon.HTTP_503
+            resp.set_header("Retry-After", "5")
+
+
+class OpenApi:
+    auth = "public"
+
+    def on_get(self, req, resp):
+        resp.media = api.spec
+
+
+def register(app, runtime):
+    app.add_route("/healthz", Liveness())
+    app.add_route("/readyz", Readiness())
+    app.add_route("/openapi.json", OpenApi())

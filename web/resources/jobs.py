@@ -1,0 +1,104 @@
+"""GET /api/jobs, GET /api/jobs/{id}, POST /api/jobs/{id}/pause|resume|cancel|retry."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import falcon
+from pydantic import BaseModel, Field
+from spectree import Response
+
+from db import job_store
+from db.models.core import JobStatus
+from prosaas.jobs import control_job, job_view
+from web.auth import scope
+from web.spec import api
+
+
+class JobsQuery(BaseModel):
+    status: Optional[Literal["queued", "running", "paused", "completed", "failed", "cancelled"]] = None
+    type: Optional[str] = Field(default=None, max_length=64)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class Progress(BaseModel):
+    total: int
+    processed: int
+    succeeded: int
+    failed: int
+    percent: float
+
+
+class JobOut(BaseModel):
+    id: str
+    type: str
+    status: Literal["queued", "running", "paused", "completed", "failed", "cancelled"]
+    business_id: int
+    queue: str
+    progress: Progress
+    error: Optional[str]
+    error_reason: Optional[str]
+    attempts: int
+    requested_action: Optional[str]
+    result: Optional[dict]
+    created_at: Optional[str]
+    started_at: Optional[str]
+    finished_at: Optional[str]
+    heartbeat_at: Optional[str]
+    updated_at: Optional[str]
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
+class Error(BaseModel):
+    title: str
+    description: Optional[str] = None
+
+
+class JobsCollection:
+    auth = "business_or_admin"
+
+    @api.validate(query=JobsQuery, resp=Response(HTTP_200=JobList, HTTP_401=Error), tags=["jobs"])
+    def on_get(self, req, resp, query: JobsQuery):
+        """List this business's jobs, newest first."""
+        with req.context.runtime.database.session() as session:
+            jobs = job_store.list_jobs(session, business_id=scope(req), status=query.status, type=query.type,
+                                       limit=query.limit, offset=query.offset)
+            resp.media = {"jobs": [job_view(job) for job in jobs]}
+
+
+class JobItem:
+    auth = "business_or_admin"
+
+    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_404=Error), tags=["jobs"])
+    def on_get(self, req, resp, job_id: str):
+        """One job: status, progress with percent, timestamps, error."""
+        with req.context.runtime.database.session() as session:
+            job = job_store.get_job(session, job_id, scope(req))
+            if job is None:
+                raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
+            resp.media = job_view(job)
+
+
+class JobAction:
+    auth = "business_or_admin"
+
+    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_202=JobOut, HTTP_404=Error, HTTP_409=Error), tags=["jobs"])
+    def on_post(self, req, resp, job_id: str, action: str):
+        """pause | resume | cancel | retry. Batch jobs honour pause/cancel between batches."""
+        if action not in ("pause", "resume", "cancel", "retry"):
+            raise falcon.HTTPNotFound(title="Not found", description=f"Unknown job action {action!r}.")
+        job = control_job(job_id, scope(req), action)
+        if job is None:
+            raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
+        resp.media = job_view(job)
+        if job.status == JobStatus.QUEUED:
+            resp.status = falcon.HTTP_202
+
+
+def register(app, runtime):
+    app.add_route("/api/jobs", JobsCollection())
+    app.add_route("/api/jobs/{job_id}", JobItem())
+    app.add_route("/api/jobs/{job_id}/{action}", JobAction())

@@ -1,0 +1,80 @@
+"""Operators' JSON: job-system health, worker config, dead letters (admin token only)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import falcon
+from pydantic import BaseModel, Field
+
+from prosaas.dead_letters import list_dead_letters, requeue_dead_letter
+from prosaas.health import health_report
+from prosaas.queue_stats import consumer_map, live_workers
+from prosaas.settings import ALL_QUEUES
+from web.spec import api
+
+
+class DeadLetterQuery(BaseModel):
+    queue: Optional[str] = Field(default=None, pattern="^(" + "|".join(ALL_QUEUES) + ")$")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class JobsHealth:
+    auth = "admin"
+
+    @api.validate(tags=["ops"])
+    def on_get(self, req, resp):
+        """Broker/database reachability, per-queue counts, workers, scheduler, stale jobs."""
+        report = health_report()
+        resp.media = report
+        if report["status"] != "ok" and not (report["database"]["ok"] and report["broker"]["ok"]):
+            resp.status = falcon.HTTP_503
+
+
+class WorkerConfig:
+    auth = "admin"
+
+    @api.validate(tags=["ops"])
+    def on_get(self, req, resp):
+        """The queues each live worker really consumes (from the workers' heartbeats)."""
+        settings = req.context.runtime.settings
+        workers = live_workers()
+        consumers = consumer_map(workers)
+        resp.media = {
+            "role": settings.service_role,
+            "queues": list(ALL_QUEUES),
+            "configured_queues": settings.consumed_queues,
+            "workers": [{"worker": w["worker"], "host": w.get("host"), "pid": w.get("pid"),
+                         "queues": w.get("queues", []), "alive": w["alive"], "age_s": w["age_s"]}
+                        for w in workers],
+            "consumers": consumers,
+            "queues_without_consumer": [q for q, names in consumers.items() if not names],
+        }
+
+
+class DeadLetters:
+    auth = "admin"
+
+    @api.validate(query=DeadLetterQuery, tags=["ops"])
+    def on_get(self, req, resp, query: DeadLetterQuery):
+        """Failed messages with their reason (retries exhausted, time limit, crashed worker)."""
+        resp.media = {"dead_letters": list_dead_letters(queue=query.queue, limit=query.limit)}
+
+
+class DeadLetterRequeue:
+    auth = "admin"
+
+    @api.validate(tags=["ops"])
+    def on_post(self, req, resp, message_id: str):
+        """Send a dead letter back to its queue with a fresh retry budget."""
+        requeued = requeue_dead_letter(message_id)
+        if requeued is None:
+            raise falcon.HTTPNotFound(title="Not found", description=f"No dead letter {message_id}.")
+        resp.status = falcon.HTTP_202
+        resp.media = requeued
+
+
+def register(app, runtime):
+    app.add_route("/api/jobs/health", JobsHealth())
+    app.add_route("/api/jobs/worker/config", WorkerConfig())
+    app.add_route("/api/admin/dead-letters", DeadLetters())
+    app.add_route("/api/admin/dead-letters/{message_id}/requeue", DeadLetterRequeue())

@@ -1,0 +1,13 @@
+"""Gunicorn's entry point: `gunicorn web.wsgi:app` (the gevent worker class is set by `prosaas web`)."""
+from prosaas.gevent_support import patch_psycopg_if_gevent
+
+patch_psycopg_if_gevent()
+
+from prosaas.logs import configure_logging  # noqa: E402
+from prosaas.settings import get_settings  # noqa: E402
+
+configure_logging(get_settings().log_level, get_settings().log_format)
+
+from web.app import create_app  # noqa: E402
+
+app = create_app()
