@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     web_workers: int = Field(default=2, ge=1, le=64)
     recordings_per_business: int = Field(default=3, ge=1, le=100)
     recordings_retention_days: int = Field(default=90, ge=1)
+    recording_stuck_after_seconds: int = Field(default=60, ge=1)  # a playback download with no progress
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_recording_hosts: str = "api.twilio.com"
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     reminder_offsets_minutes: str = "30,15,5"
     broadcast_delay_seconds: str = "3-4"
+    broadcast_retry_seconds: float = Field(default=10, gt=0)  # first wait when the WhatsApp session is down
+    receipts_backoff_base_seconds: float = Field(default=2, gt=0)  # 2 -> 4 -> 8 -> 16 -> 30 s (cap 15x base)
+    receipt_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     transcription_url: Optional[str] = None
     transcription_api_key: str = ""
     responder_url: Optional[str] = None
