@@ -2,3 +2,4 @@
 import prosaas.broker  # noqa: F401  (sets the global broker before any actor is declared)
 
 from actors import diagnostics  # noqa: F401,E402
+from actors import receipts  # noqa: F401,E402

@@ -1,0 +1,210 @@
+"""Object storage for uploaded files: a directory (`file://…`, the default under PROSAAS_DATA_DIR) or an
+S3-compatible bucket (`s3://bucket` with S3_ENDPOINT_URL, e.g. Cloudflare R2), behind put/get/delete.
+
+Errors say what a caller should do: StorageUnavailable (the store is down or busy: try again later)
+or StoragePermanentError (this request can never succeed: access denied, bad key). Deleting a key
+that does not exist succeeds, so deletes can be repeated after a crash.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+from urllib.parse import urlparse
+
+from prosaas.errors import PermanentError
+from prosaas.settings import get_settings
+
+log = logging.getLogger("prosaas.clients.storage")
+
+S3_TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling",
+                      "ThrottlingException", "RequestTimeTooSkewed", "503", "500", "502", "504"}
+
+
+class StorageError(Exception):
+    """Base of storage errors."""
+
+
+class StorageUnavailable(StorageError):
+    """The store could not be reached or answered 5xx / throttled: retrying later can succeed."""
+
+
+class StoragePermanentError(StorageError, PermanentError):
+    """The store refused this request for good (access denied, invalid key): retrying cannot help."""
+
+    reason = "storage_refused"
+
+
+class StorageNotFound(StoragePermanentError):
+    reason = "storage_not_found"
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """Per-key result of delete_many: deleted keys (missing ones count as deleted) and refusals."""
+
+    deleted: list[str]
+    failed: dict[str, str]  # key -> why
+
+
+class FileStorage:
+    """Objects as files under a root directory; writes are atomic (temp file + rename)."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise StoragePermanentError(f"invalid storage key {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            temp.write_bytes(data)
+            os.replace(temp, path)
+        except PermissionError as exc:
+            raise StoragePermanentError(f"cannot write {key}: permission denied") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write {key}: {exc.strerror or exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageNotFound(f"no object {key}") from exc
+        except PermissionError as exc:
+            raise StoragePermanentError(f"cannot read {key}: permission denied") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc.strerror or exc}") from exc
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except (PermissionError, IsADirectoryError) as exc:
+            raise StoragePermanentError(f"cannot delete {key}: {type(exc).__name__}") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot delete {key}: {exc.strerror or exc}") from exc
+
+    def delete_many(self, keys: Iterable[str]) -> DeleteOutcome:
+        deleted, failed = [], {}
+        for key in keys:
+            try:
+                self.delete(key)
+                deleted.append(key)
+            except StoragePermanentError as exc:
+                failed[key] = str(exc)
+        return DeleteOutcome(deleted, failed)
+
+
+class S3Storage:
+    """Objects in an S3-compatible bucket through boto3 (one client per process, thread-safe)."""
+
+    def __init__(self, bucket: str, endpoint_url: Optional[str]):
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self.client = boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region,
+            config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"},
+                          s3={"addressing_style": "path"}),
+        )
+
+    def _call(self, what: str, function, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return function(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if code in S3_TRANSIENT_CODES or status >= 500 or status == 429:
+                raise StorageUnavailable(f"{what}: {code or status}") from exc
+            if code in ("NoSuchKey", "404"):
+                raise StorageNotFound(f"{what}: no such object") from exc
+            raise StoragePermanentError(f"{what}: {code or status}") from exc
+        except BotoCoreError as exc:  # endpoint unreachable, timeouts, broken connections
+            raise StorageUnavailable(f"{what}: {type(exc).__name__}") from exc
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._call(f"put {key}", self.client.put_object, Key=key, Body=data, ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        response = self._call(f"get {key}", self.client.get_object, Key=key)
+        try:
+            return response["Body"].read()
+        except Exception as exc:  # the connection broke mid-body
+            raise StorageUnavailable(f"get {key}: {type(exc).__name__}") from exc
+
+    def delete(self, key: str) -> None:
+        self._call(f"delete {key}", self.client.delete_object, Key=key)
+
+    def delete_many(self, keys: Iterable[str]) -> DeleteOutcome:
+        """One DeleteObjects request per 1,000 keys; per-key transient errors raise StorageUnavailable."""
+        keys = list(keys)
+        deleted, failed = [], {}
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start:start + 1000]
+            if not chunk:
+                continue
+            response = self._call(f"delete {len(chunk)} objects", self.client.delete_objects,
+                                  Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            errors = {e["Key"]: f"{e.get('Code')}: {e.get('Message', '')}".strip()
+                      for e in response.get("Errors", [])}
+            transient = [k for k, why in errors.items() if why.split(":")[0] in S3_TRANSIENT_CODES]
+            if transient:
+                raise StorageUnavailable(f"delete {len(transient)} objects: {errors[transient[0]]}")
+            failed.update(errors)
+            deleted.extend(k for k in chunk if k not in errors)
+        return DeleteOutcome(deleted, failed)
+
+
+def open_storage(url: str, endpoint_url: Optional[str] = None):
+    """A storage backend for a URL: `file:///path` or `s3://bucket` (with an S3-compatible endpoint)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return FileStorage(Path(parsed.path))
+    if parsed.scheme == "s3" and parsed.netloc:
+        return S3Storage(parsed.netloc, endpoint_url)
+    raise StoragePermanentError(f"STORAGE_URL must be file:///dir or s3://bucket, not {url!r}")
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(url: str, endpoint_url: Optional[str], pid: int):
+    return open_storage(url, endpoint_url)
+
+
+def default_storage():
+    """The store configured by STORAGE_URL / S3_ENDPOINT_URL (one per process; boto3 clients are not fork-safe)."""
+    settings = get_settings()
+    return _cached(settings.effective_storage_url, settings.s3_endpoint_url, os.getpid())
+
+
+def put(key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    default_storage().put(key, data, content_type)
+
+
+def get(key: str) -> bytes:
+    return default_storage().get(key)
+
+
+def delete(key: str) -> None:
+    default_storage().delete(key)
+
+
+def delete_many(keys: Iterable[str]) -> DeleteOutcome:
+    return default_storage().delete_many(keys)
