@@ -118,6 +118,18 @@ def claim_for_run(session: Session, job_id: str, *, worker: str, stale_before: d
     return Claim("skip", job.status, job)
 
 
+def take_over_from_dead_worker(session: Session, job_id: str, *, dead_worker: str, worker: str) -> bool:
+    """Claim a job still marked running by a worker process known to be dead (a redelivery)."""
+    now = utcnow()
+    result = session.execute(
+        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING,
+                                    BackgroundJob.worker == dead_worker)
+        .values(attempts=BackgroundJob.attempts + 1, heartbeat_at=now, updated_at=now, worker=worker)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def finish_job(session: Session, job_id: str, *, status: str, error: Optional[str] = None,
                reason: Optional[str] = None, result: Optional[dict] = None) -> bool:
     """Move a running (or queued, for messages that never ran) job to its end state."""
@@ -231,12 +243,23 @@ def stale_jobs(session: Session, *, queued_before: dt.datetime, heartbeat_before
     )).order_by(BackgroundJob.updated_at).limit(limit)))
 
 
-def fail_lost_running_jobs(session: Session, *, heartbeat_before: dt.datetime) -> list[str]:
-    """Running rows whose heartbeat stopped long ago (no delivery can still be alive): failed."""
-    ids = list(session.scalars(select(BackgroundJob.id).where(
-        BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before).limit(500)))
-    for job_id in ids:
-        finish_job(session, job_id, status=JobStatus.FAILED,
-                   error="worker stopped sending heartbeats and the job was not redelivered",
-                   reason="heartbeat_lost")
-    return ids
+def requeue_abandoned_jobs(session: Session, *, heartbeat_before: dt.datetime, is_alive) -> list[str]:
+    """Running rows whose worker is dead and heartbeat long stopped go back to `queued`, error kept.
+
+    The redelivered message (crash recovery) then claims the row; if no message ever comes, the
+    row shows as a stale queued job in health instead of looking fine as `running` forever.
+    """
+    rows = session.execute(select(BackgroundJob.id, BackgroundJob.worker).where(
+        BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before).limit(500)).all()
+    moved = []
+    for job_id, worker in rows:
+        if worker and is_alive(worker):
+            continue
+        outcome = session.execute(update(BackgroundJob).where(
+            BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.worker == worker,
+        ).values(status=JobStatus.QUEUED, error_reason="worker_lost", updated_at=utcnow(),
+                 error=f"worker {worker} stopped sending heartbeats; waiting for the message to be redelivered")
+            .execution_options(synchronize_session=False))
+        if outcome.rowcount:
+            moved.append(job_id)
+    return moved

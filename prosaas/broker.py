@@ -44,6 +44,7 @@ def build_broker(runtime: Runtime) -> RedisBroker:
     presence = WorkerPresence(client=client, keys=runtime.keys, database=runtime.database, tracking=tracking,
                               slots=slots, recovery=recovery, heartbeat_seconds=settings.worker_heartbeat_seconds,
                               dead_after_seconds=settings.worker_dead_after_seconds)
+    tracking.worker_alive = presence.is_worker_alive
     # Order matters: `before_*` hooks run top to bottom, `after_*` bottom to top, so tracking
     # and logging see the Retries decision (message.failed) when they record the outcome.
     middleware = [

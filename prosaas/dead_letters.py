@@ -38,7 +38,7 @@ def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int]
             entries.append({
                 "message_id": data.get("message_id"), "redis_message_id": redis_id.decode(),
                 "queue": name, "actor": data.get("actor_name"), "job_id": options.get("job_id"),
-                "business_id": options.get("business_id"), "retries": options.get("retries", 0),
+                "business_id": options.get("business_id"), "attempts": options.get("retries", 0) + 1,
                 "reason": reason.decode() if reason else ("time_limit" if "TimeLimitExceeded" in
                                                           (options.get("traceback") or "") else "retries_exhausted"),
                 "error": (options.get("traceback") or "").strip().splitlines()[-1:] or None,

@@ -29,7 +29,10 @@ for _, worker in ipairs(dead) do
   for _, id in ipairs(redis.call("smembers", acks)) do
     local data = redis.call("hget", messages, id)
     if data then
-      local count = redis.call("hincrby", redeliveries, id, 1)
+      -- Count by Dramatiq's message id: deferred copies get new Redis ids but keep it.
+      local ok, decoded = pcall(cjson.decode, data)
+      local counter = (ok and decoded["message_id"]) or id
+      local count = redis.call("hincrby", redeliveries, counter, 1)
       if count > max_redeliveries then
         redis.call("zadd", xq, now, id)
         redis.call("hset", xq_messages, id, data)

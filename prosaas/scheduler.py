@@ -86,7 +86,8 @@ class TickScheduler:
     def announce(self) -> None:
         info = {"id": self.instance_id, "host": socket.gethostname(), "pid": os.getpid(),
                 "started_at": self.started_at, "last_seen": time.time(), "fired": self.fired,
-                "actors": [a.actor_name for a in self.actors()]}
+                "actors": [a.actor_name for a in self.actors()],
+                "schedule": {a.actor_name: str(a.options["periodic"]) for a in self.actors()}}
         try:
             self.client.hset(self.keys("schedulers"), self.instance_id, json.dumps(info))
             if getattr(self, "_missed_pending", 0):

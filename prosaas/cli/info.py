@@ -1,104 +1,125 @@
-"""`prosaas info` (queues, workers, scheduler, recent failures; --watch) and `prosaas doctor`."""
+"""`prosaas info` (the dashboard's picture as text; --watch) and `prosaas doctor` (one line per check)."""
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
+
+# Cursor home, then each line clears its own tail and the rest of the screen is wiped: no flicker.
+HOME, CLEAR_LINE, CLEAR_BELOW = "\x1b[H", "\x1b[K", "\x1b[J"
 
 
 def add_commands(commands) -> None:
-    info = commands.add_parser("info", help="queues, workers, scheduler and recent failures")
+    info = commands.add_parser("info", help="queues, workers, scheduler, jobs and failures (exit 1 if a queue is stuck)")
     info.add_argument("--watch", action="store_true", help="refresh in place every --interval seconds")
     info.add_argument("--interval", type=float, default=2.0)
-    info.add_argument("--json", action="store_true")
+    info.add_argument("--json", action="store_true", help="the same picture as GET /api/admin/overview")
     info.set_defaults(handler=cmd_info)
-    commands.add_parser("doctor", help="check settings, database, broker, consumers, scheduler"
+    commands.add_parser("doctor", help="check settings, database, migrations, broker, consumers, scheduler"
                         ).set_defaults(handler=cmd_doctor)
 
 
-def render_info(report: dict) -> str:
-    lines = []
-    db, broker = report["database"], report["broker"]
-    lines.append(f"database: {'ok' if db['ok'] else 'DOWN ' + db['detail']}   broker: "
-                 f"{'ok' if broker['ok'] else 'DOWN ' + broker['detail']}")
-    if "queues" in report:
-        lines.append(f"\n{'QUEUE':12} {'READY':>7} {'DELAYED':>8} {'RUNNING':>8} {'DEAD':>6} {'CONSUMERS':>10}")
-        for name, q in report["queues"].items():
-            flag = "  <- no consumer!" if name in report.get("stuck_queues", []) else ""
-            lines.append(f"{name:12} {q['ready']:>7} {q['delayed']:>8} {q['running']:>8} {q['dead_letters']:>6} "
-                         f"{q['consumers']:>10}{flag}")
-        lines.append(f"\n{'WORKER':28} {'QUEUES':44} {'RUN':>4} {'DONE':>7} {'FAIL':>5} {'HEARTBEAT':>10}")
-        for w in report["workers"]:
-            lines.append(f"{w['worker'][:28]:28} {','.join(w.get('queues', []))[:44]:44} {w.get('running', 0):>4} "
-                         f"{w.get('processed', 0):>7} {w.get('failed', 0):>5} {w['age_s']:>9.0f}s"
-                         f"{'' if w['alive'] else ' DEAD'}")
-        sched = report["scheduler"]
-        lines.append(f"\nscheduler: {'alive' if sched['alive'] else 'NOT RUNNING'} "
-                     f"({len(sched['instances'])} instance(s), missed ticks: {sched['missed_ticks']})")
-        for actor, tick in sorted(sched["ticks"].items()):
-            lines.append(f"  {actor:32} last {tick.get('last_tick', '-')[:19]}  next {tick.get('next_tick', '-')[:19]}")
-    if "jobs" in report:
-        lines.append("\njobs: " + ", ".join(f"{k}={v}" for k, v in sorted(report["jobs"].items())))
-    for job in report.get("stale_jobs", [])[:10]:
-        lines.append(f"  STALE {job['id']} {job['type']} {job['status']} on {job['queue']}: {job['why']}")
-    return "\n".join(lines)
-
-
-def _recent_failures(limit: int = 5) -> list[str]:
-    from prosaas.dead_letters import list_dead_letters
-
-    try:
-        return [f"  {e['queue']:12} {e['actor'][:28]:28} {e['reason']:18} {(e['error'] or '')[:60]}"
-                for e in list_dead_letters(limit=limit)]
-    except Exception:
-        return []
+def info_exit_code(picture: dict) -> int:
+    """1 when a queue holds messages no live worker consumes, or the database or broker is down."""
+    health = picture["health"]
+    down = not (health["database"]["ok"] and health["broker"]["ok"])
+    return 1 if down or health.get("stuck_queues") else 0
 
 
 def cmd_info(args, settings) -> int:
-    from prosaas.health import health_report
+    from prosaas.cli.info_render import render_picture
+    from prosaas.overview import overview
 
-    while True:
-        report = health_report()
-        if args.json:
-            text = json.dumps(report, indent=2, default=str)
-        else:
-            failures = _recent_failures()
-            text = render_info(report) + ("\n\nrecent dead letters:\n" + "\n".join(failures) if failures else "")
-        if args.watch:
-            sys.stdout.write("\x1b[H\x1b[2J" + time.strftime("%H:%M:%S ") + "prosaas info (Ctrl-C to stop)\n\n")
-        print(text, flush=True)
-        if not args.watch:
-            break
+    picture = None
+    try:
+        while True:
+            picture = overview()
+            text = json.dumps(picture, indent=2, default=str) if args.json else render_picture(picture)
+            if args.watch:
+                header = time.strftime("%H:%M:%S") + f"  prosaas info, every {args.interval:g}s (Ctrl-C to stop)"
+                sys.stdout.write(HOME + "\n".join(line + CLEAR_LINE for line in [header, "", *text.splitlines()])
+                                 + "\n" + CLEAR_BELOW)
+                sys.stdout.flush()
+                time.sleep(args.interval)
+            else:
+                print(text, flush=True)
+                break
+    except KeyboardInterrupt:
+        print()
+    return info_exit_code(picture) if picture else 1
+
+
+@dataclass
+class Check:
+    name: str
+    state: str  # OK | WARN | FAIL
+    detail: str
+
+
+def _check_settings(settings) -> list[Check]:
+    checks = [Check("settings", "OK", f"valid (role {settings.service_role}, queues "
+                                      f"{','.join(settings.consumed_queues)})")]
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.data_dir, prefix=".doctor-"):
+            pass
+        checks.append(Check("data dir", "OK", f"{settings.data_dir.resolve()} writable"))
+    except OSError as exc:
+        checks.append(Check("data dir", "FAIL", f"{settings.data_dir}: {exc.strerror or exc}"))
+    if not settings.admin_token:
+        checks.append(Check("admin token", "WARN", "ADMIN_TOKEN unset: the dashboard and ops endpoints refuse everyone"))
+    return checks
+
+
+def _check_database(settings) -> list[Check]:
+    from db.migrate import pending_revisions
+    from prosaas.health import check_database
+
+    ok, detail = check_database()
+    checks = [Check("database", "OK" if ok else "FAIL", detail)]
+    if ok:
         try:
-            time.sleep(args.interval)
-        except KeyboardInterrupt:
-            break
-    stuck = report.get("stuck_queues", [])
-    down = not (report["database"]["ok"] and report["broker"]["ok"])
-    return 1 if stuck or down else 0
+            pending = pending_revisions(settings.effective_database_url)
+            checks.append(Check("migrations", "FAIL" if pending else "OK", "up to date" if not pending else
+                                f"pending: {', '.join(pending)} (run `prosaas migrate`)"))
+        except Exception as exc:
+            checks.append(Check("migrations", "FAIL", f"{type(exc).__name__}: {str(exc)[:200]}"))
+    return checks
+
+
+def _check_broker() -> list[Check]:
+    from prosaas.health import check_broker, scheduler_status
+    from prosaas.queue_stats import consumer_map, live_workers, queue_counts
+
+    ok, detail = check_broker()
+    checks = [Check("broker", "OK" if ok else "FAIL", detail)]
+    if not ok:
+        return checks
+    workers = live_workers()
+    consumers = consumer_map(workers)
+    missing = [queue for queue, names in consumers.items() if not names]
+    alive = sum(1 for w in workers if w["alive"])
+    if missing:
+        counts = queue_counts()
+        waiting = [f"{q} ({counts[q]['ready'] + counts[q]['delayed']} waiting)" if q in counts else q for q in missing]
+        checks.append(Check("consumers", "FAIL", f"no live worker consumes: {', '.join(waiting)}"))
+    else:
+        checks.append(Check("consumers", "OK", f"every queue has a consumer ({alive} live worker process(es))"))
+    sched = scheduler_status()
+    alive_instances = [i for i in sched["instances"] if i["alive"]]
+    checks.append(Check("scheduler", "OK" if alive_instances else "FAIL",
+                        f"{len(alive_instances)} instance(s) alive, last seen "
+                        f"{min(i['age_s'] for i in alive_instances):.0f}s ago" if alive_instances
+                        else "no scheduler heartbeat in the last 90 s: periodic jobs are not enqueued"))
+    return checks
 
 
 def cmd_doctor(args, settings) -> int:
-    from db.migrate import pending_revisions
-    from prosaas.health import check_broker, check_database, scheduler_status
-    from prosaas.queue_stats import queues_without_consumer
-
-    results = [("settings", True, "loaded")]
-    db_ok, detail = check_database()
-    results.append(("database", db_ok, detail))
-    if db_ok:
-        pending = pending_revisions(settings.effective_database_url)
-        results.append(("migrations", not pending, "up to date" if not pending else
-                        f"pending: {', '.join(pending)} (run `prosaas migrate`)"))
-    broker_ok, detail = check_broker()
-    results.append(("broker", broker_ok, detail))
-    if broker_ok:
-        missing = queues_without_consumer()
-        results.append(("consumers", not missing, "every queue has a consumer" if not missing else
-                        f"no live worker consumes: {', '.join(missing)}"))
-        sched = scheduler_status()
-        results.append(("scheduler", sched["alive"], f"{len(sched['instances'])} instance(s) alive"
-                        if sched["alive"] else "no scheduler heartbeat in the last 90 s"))
-    for name, ok, detail in results:
-        print(f"{'OK  ' if ok else 'FAIL'} {name:11} {detail}")
-    return 0 if all(ok for _, ok, _ in results) else 1
+    checks = _check_settings(settings) + _check_database(settings) + _check_broker()
+    for check in checks:
+        print(f"{check.state:4} {check.name:12} {check.detail}", flush=True)
+    failed = [c.name for c in checks if c.state == "FAIL"]
+    print(f"doctor: {len(failed)} check(s) failed: {', '.join(failed)}" if failed else "doctor: all checks passed")
+    return 1 if failed else 0

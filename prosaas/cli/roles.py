@@ -44,7 +44,8 @@ def cmd_web(args, settings) -> int:
     if settings.run_migrations:
         cmd_migrate(args, settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    gunicorn = [sys.executable, "-m", "gunicorn", "web.wsgi:app", "--worker-class", "gevent",
+    gunicorn = [sys.executable, "-m", "gunicorn", "web.wsgi:app", "--config", "python:web.gunicorn_conf",
+                "--worker-class", "gevent",
                 "--workers", str(settings.web_workers), "--bind", settings.bind, "--no-control-socket",
                 "--graceful-timeout", "30", "--timeout", "60", "--worker-connections", "1000",
                 "--access-logfile", "-", "--access-logformat",

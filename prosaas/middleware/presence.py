@@ -1,6 +1,7 @@
 """Worker presence: heartbeats (Dramatiq's and ours), slot-lease renewal, crash recovery, final stats."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import time
 from dramatiq.middleware import Middleware
 
 from db import job_store
+from db.base import utcnow
 from db.models.core import JobStatus
 
 log = logging.getLogger("prosaas.worker")
@@ -75,6 +77,16 @@ class WorkerPresence(Middleware):
         except Exception:  # Redis may be the reason we are stopping
             pass
 
+    def is_worker_alive(self, worker: str) -> bool:
+        """Whether a worker process (host:pid) has heartbeated within the dead-after window."""
+        raw = self.client.hget(self.keys("workers"), worker)
+        if raw is None:
+            return False
+        try:
+            return time.time() - json.loads(raw).get("last_heartbeat", 0) < self.dead_after_seconds
+        except ValueError:
+            return False
+
     # Heartbeat loop -------------------------------------------------------------------
     def _loop(self):
         while not self._stop.is_set():
@@ -115,6 +127,16 @@ class WorkerPresence(Middleware):
                                              error="the job's worker process died on every delivery "
                                                    "(out of memory or killed); moved to the dead-letter queue")
         self._prune_workers()
+        self._requeue_abandoned_jobs()
+
+    def _requeue_abandoned_jobs(self) -> None:
+        if not self.client.set(self.keys("recovery", "rows"), self.worker_id, nx=True, px=30_000):
+            return
+        cutoff = utcnow() - dt.timedelta(seconds=self.tracking.stale_after.total_seconds() * 3)
+        with self.database.session() as session:
+            moved = job_store.requeue_abandoned_jobs(session, heartbeat_before=cutoff, is_alive=self.is_worker_alive)
+        for job_id in moved:
+            log.warning("JOB_ABANDONED job_id=%s status=queued reason=worker_lost", job_id)
 
     def _prune_workers(self) -> None:
         cutoff = time.time() - self.dead_after_seconds * 4

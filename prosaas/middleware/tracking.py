@@ -34,9 +34,11 @@ class JobTracking(Middleware):
       batch(bool): at most one active job of this type per business; pause/resume/cancel allowed.
     """
 
-    def __init__(self, database, *, stale_after_seconds: int):
+    def __init__(self, database, *, stale_after_seconds: int, worker_alive=None):
         self.database = database
         self.stale_after = dt.timedelta(seconds=stale_after_seconds)
+        # worker_alive(name) -> bool: is the worker process that marked a job running still alive?
+        self.worker_alive = worker_alive or (lambda name: True)
         self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
         self._tokens: dict[str, contextvars.Token] = {}
 
@@ -54,6 +56,11 @@ class JobTracking(Middleware):
         with self.database.session() as session:
             claim = job_store.claim_for_run(session, job_id, worker=WORKER_NAME,
                                             stale_before=utcnow() - self.stale_after)
+            if (claim.action == "defer" and claim.job.worker and not self.worker_alive(claim.job.worker)
+                    and job_store.take_over_from_dead_worker(session, job_id, dead_worker=claim.job.worker,
+                                                             worker=WORKER_NAME)):
+                log.info("JOB_TAKEN_OVER job_id=%s dead_worker=%s", job_id, claim.job.worker)
+                claim = job_store.Claim("run")
         if claim.action == "run":
             self.running[message.message_id] = job_id
             self._tokens[message.message_id] = current_job_id.set(job_id)
