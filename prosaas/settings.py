@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     worker_dead_after_seconds: int = Field(default=30, ge=5)
     job_stale_after_seconds: int = Field(default=120, ge=5)
     max_crash_redeliveries: int = Field(default=3, ge=1)
+    # Test-only speed-up: real seconds one scheduler minute lasts (60 in production).
+    scheduler_tick_seconds: float = Field(default=60, ge=0.5, le=60)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -11,10 +11,11 @@ from web.http_metrics import HttpMetricsMiddleware
 from web.limits import BodyLimitMiddleware
 from web.resources import diagnostics, health, jobs, metrics, ops
 from web.resources import receipts
+from web.resources import push, reminders, whatsapp
 from web.spec import api
 
 # Each module registers its own routes; a new resource group is one line here.
-ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, receipts]
+ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, receipts, push, reminders, whatsapp]
 
 
 class RuntimeContext:

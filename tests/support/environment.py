@@ -107,6 +107,7 @@ class TestEnvironment:
             "JOB_STALE_AFTER_SECONDS": "10",
             "WORKER_SHUTDOWN_GRACE_SECONDS": "20",
             "LOG_LEVEL": "INFO",
+            "WHATSAPP_WEBHOOK_SECRET": "test-whatsapp-secret",
         }
         os.environ.update(env)
         Path(env["PROSAAS_DATA_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,17 @@
+"""WhatsApp actors: process one Baileys webhook (tracked job); close idle conversations every 5 minutes."""
+from __future__ import annotations
+
+import dramatiq
+from periodiq import cron
+
+from actors.whatsapp_work import close_idle_conversations, process_webhook
+
+
+@dramatiq.actor(queue_name="default", job_type="whatsapp_webhook", time_limit=5 * 60 * 1000)
+def whatsapp_webhook(business_id: int, messages: list) -> dict:
+    return process_webhook(business_id, messages)
+
+
+@dramatiq.actor(queue_name="low", periodic=cron("*/5 * * * *"), max_retries=0, time_limit=4 * 60 * 1000)
+def whatsapp_sessions_cleanup() -> dict:
+    return close_idle_conversations()

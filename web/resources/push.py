@@ -1,0 +1,126 @@
+"""Push subscriptions (a browser's PushSubscription JSON plus the user id) and notifications (202 job)."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Optional
+
+import falcon
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from spectree import Response
+
+from actors.push import push_send
+from db import push_store
+from prosaas.jobs import enqueue_tracked
+from web.spec import api
+
+
+def _b64url_bytes(value: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64url") from None
+
+
+class Keys(BaseModel):
+    p256dh: str = Field(min_length=80, max_length=100)
+    auth: str = Field(min_length=16, max_length=32)
+
+    @field_validator("p256dh")
+    @classmethod
+    def _point(cls, value):
+        raw = _b64url_bytes(value)
+        if len(raw) != 65 or raw[0] != 4:
+            raise ValueError("must be an uncompressed P-256 public key (65 bytes, base64url)")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _secret(cls, value):
+        if len(_b64url_bytes(value)) != 16:
+            raise ValueError("must be a 16-byte auth secret (base64url)")
+        return value
+
+
+class SubscriptionIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=128)
+    endpoint: AnyHttpUrl
+    keys: Keys
+    expirationTime: Optional[float] = None
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    user_id: str
+    endpoint: str
+    active: bool
+    created_at: str
+
+
+class NotificationIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=128)
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(max_length=2000)
+    url: Optional[str] = Field(default=None, max_length=2048)
+    data: Optional[dict[str, Any]] = None
+
+
+class Accepted(BaseModel):
+    job_id: str
+    status: str
+
+
+class Error(BaseModel):
+    title: str
+    description: Optional[str] = None
+
+
+def subscription_view(row) -> dict:
+    return {"id": row.id, "user_id": row.user_id, "endpoint": row.endpoint, "active": row.active,
+            "created_at": row.created_at.isoformat()}
+
+
+class Subscriptions:
+    auth = "business"
+
+    @api.validate(json=SubscriptionIn, resp=Response(HTTP_201=SubscriptionOut, HTTP_422=Error), tags=["push"])
+    def on_post(self, req, resp, json: SubscriptionIn):
+        """Save a browser's push subscription for a user (the same endpoint again refreshes it)."""
+        if len(str(json.endpoint)) > 2048:
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description="endpoint: too long")
+        with req.context.runtime.database.session() as session:
+            row, _created = push_store.save_subscription(
+                session, business_id=req.context.business_id, user_id=json.user_id, endpoint=str(json.endpoint),
+                p256dh=json.keys.p256dh, auth=json.keys.auth)
+            resp.media = subscription_view(row)
+        resp.status = falcon.HTTP_201
+
+
+class Subscription:
+    auth = "business"
+
+    @api.validate(resp=Response("HTTP_204", HTTP_404=Error), tags=["push"])
+    def on_delete(self, req, resp, subscription_id: str):
+        """Forget a push subscription."""
+        with req.context.runtime.database.session() as session:
+            if not push_store.delete_subscription(session, req.context.business_id, subscription_id):
+                raise falcon.HTTPNotFound(title="Not found", description=f"No subscription {subscription_id}.")
+        resp.status = falcon.HTTP_204
+
+
+class Notifications:
+    auth = "business"
+
+    @api.validate(json=NotificationIn, resp=Response(HTTP_202=Accepted, HTTP_422=Error), tags=["push"])
+    def on_post(self, req, resp, json: NotificationIn):
+        """Send a Web Push notification to every active subscription of the user (a tracked job)."""
+        enqueued = enqueue_tracked(push_send, business_id=req.context.business_id,
+                                   kwargs=json.model_dump(exclude_none=True))
+        resp.status = falcon.HTTP_202
+        resp.media = {"job_id": enqueued.job.id, "status": enqueued.job.status}
+
+
+def register(app, runtime):
+    app.add_route("/api/push/subscriptions", Subscriptions())
+    app.add_route("/api/push/subscriptions/{subscription_id}", Subscription())
+    app.add_route("/api/notifications", Notifications())

@@ -1,0 +1,97 @@
+"""POST /whatsapp/webhook: the Baileys service's messages, HMAC-signed; checked, then one tracked job, 202."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Optional
+
+import falcon
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from spectree import Response
+
+from actors.whatsapp import whatsapp_webhook
+from db.businesses import get_business
+from prosaas.jobs import enqueue_tracked
+from web.spec import api
+
+log = logging.getLogger("prosaas.web.whatsapp")
+SIGNATURE_HEADER = "X-Signature"
+
+
+class WebhookMessage(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    from_: str = Field(alias="from", min_length=1, max_length=128)
+    text: Optional[str] = Field(default="", max_length=65_536)
+    timestamp: Optional[float] = None
+    fromMe: bool = False
+
+
+class WebhookIn(BaseModel):
+    business_id: int = Field(ge=1)
+    messages: list[WebhookMessage] = Field(max_length=1000)
+
+
+class WebhookAccepted(BaseModel):
+    job_id: Optional[str]
+    messages: int
+
+
+class Error(BaseModel):
+    title: str
+    description: Optional[str] = None
+
+
+def signature_for(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _signature_ok(secret: str, body: bytes, header: Optional[str]) -> bool:
+    if not header:
+        return False
+    return hmac.compare_digest(signature_for(secret, body).encode(), header.strip().lower().encode())
+
+
+class WhatsAppWebhook:
+    auth = "signed"
+
+    @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=Error, HTTP_404=Error, HTTP_422=Error),
+                  tags=["whatsapp"], security={})
+    def on_post(self, req, resp):
+        """Baileys webhook: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`; answers 202 at once."""
+        secret = req.context.runtime.settings.whatsapp_webhook_secret
+        if not secret:
+            raise falcon.HTTPServiceUnavailable(title="Webhook not configured",
+                                                description="WHATSAPP_WEBHOOK_SECRET is not set on this server.")
+        body = req.bounded_stream.read()
+        if not _signature_ok(secret, body, req.get_header(SIGNATURE_HEADER)):
+            log.warning("WHATSAPP_WEBHOOK_REJECTED reason=signature")
+            raise falcon.HTTPUnauthorized(title="Bad signature",
+                                          description=f"{SIGNATURE_HEADER} must be sha256=<hex HMAC of the body>.")
+        try:
+            payload = WebhookIn.model_validate(json.loads(body))
+        except (ValueError, ValidationError) as exc:
+            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]) \
+                if isinstance(exc, ValidationError) else "body is not JSON"
+            raise falcon.HTTPUnprocessableEntity(title="Invalid webhook", description=detail)
+        with req.context.runtime.database.session() as session:
+            if get_business(session, payload.business_id) is None:
+                raise falcon.HTTPNotFound(title="Unknown business",
+                                          description=f"No business {payload.business_id}.")
+        job_id = None
+        if payload.messages:
+            messages = [m.model_dump(by_alias=True) for m in payload.messages]
+            enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
+                                       kwargs={"messages": messages})
+            job_id = enqueued.job.id
+        log.info("WHATSAPP_WEBHOOK_ACCEPTED business_id=%s messages=%d job_id=%s", payload.business_id,
+                 len(payload.messages), job_id or "-")
+        resp.status = falcon.HTTP_202
+        resp.media = {"job_id": job_id, "messages": len(payload.messages)}
+
+
+def register(app, runtime):
+    app.add_route("/whatsapp/webhook", WhatsAppWebhook())
