@@ -43,11 +43,29 @@ def pending_revisions(url: str) -> list[str]:
 
 
 def run_migrations(url: str, *, lock_dir: Path, wait_seconds: float = 10.0) -> str:
-    """Upgrade to every head under a database-wide lock. Returns 'migrated' or 'skipped'."""
+    """Upgrade to every head under a database-wide lock. Returns 'migrated' or 'skipped'.
+
+    A process that finds the lock held keeps trying for `wait_seconds`, then logs MIGRATIONS_SKIPPED
+    and returns; one that gets the lock after another process migrated finds nothing to do and skips too.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _run_with_file_lock(url, lock_dir / "migrate.lock", wait_seconds)
     return _run_with_advisory_lock(url, wait_seconds)
+
+
+def _up_to_date(url: str, connection=None) -> bool:
+    script = ScriptDirectory.from_config(alembic_config(url))
+    if connection is None:
+        engine = create_engine(normalize_url(url), poolclass=pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                heads = set(MigrationContext.configure(conn).get_current_heads())
+        finally:
+            engine.dispose()
+    else:
+        heads = set(MigrationContext.configure(connection).get_current_heads())
+    return heads == set(script.get_heads())
 
 
 def _upgrade(url: str, connection=None) -> None:
@@ -61,6 +79,9 @@ def _run_with_file_lock(url: str, lock_path: Path, wait_seconds: float) -> str:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(lock_path), timeout=wait_seconds):
+            if _up_to_date(url):
+                log.info("MIGRATIONS_SKIPPED reason=up_to_date")
+                return "skipped"
             _upgrade(url)
     except Timeout:
         log.warning("MIGRATIONS_SKIPPED reason=lock_held lock=%s", lock_path)
@@ -81,6 +102,9 @@ def _run_with_advisory_lock(url: str, wait_seconds: float) -> str:
                 time.sleep(0.25)
             try:
                 connection.commit()
+                if _up_to_date(url, connection):
+                    log.info("MIGRATIONS_SKIPPED reason=up_to_date")
+                    return "skipped"
                 _upgrade(url, connection)
                 connection.commit()
             finally:

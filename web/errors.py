@@ -43,8 +43,31 @@ def _unexpected(req, resp, ex, params):
                                          description="Unexpected error; it has been logged.")
 
 
+DEFAULT_DESCRIPTIONS = {
+    400: "The request could not be read; check the body and its Content-Type.",
+    401: "Send 'Authorization: Bearer <API key>'.",
+    403: "These credentials may not use this endpoint.",
+    404: "No such resource.",
+    405: "This method is not allowed here; see /openapi.json.",
+    411: "Send a Content-Length header.",
+    413: "The request body is too large.",
+    415: "Unsupported Content-Type; see /openapi.json for what this endpoint accepts.",
+}
+
+
+def _describe(req, resp, ex, params):
+    """Falcon's own errors (405, bad JSON, ...) get a description a person can act on."""
+    if not ex.description:
+        ex.description = DEFAULT_DESCRIPTIONS.get(ex.status_code, ex.title)
+    resp.status = ex.status
+    resp.media = {"title": ex.title, "description": ex.description}
+    for name, value in (ex.headers or {}).items():
+        resp.set_header(name, value)
+
+
 def install_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(Exception, _unexpected)
+    app.add_error_handler(falcon.HTTPError, _describe)
     app.add_error_handler(falcon.HTTPRouteNotFound, _not_found)
     app.add_error_handler(BrokerUnavailable, _broker_down)
     app.add_error_handler(OperationalError, _database_down)

@@ -23,3 +23,27 @@ api = SpecTree(
     ],
     security={"business_key": []},
 )
+
+
+class DeclaredContentTypeMiddleware:
+    """415 when a body's Content-Type is not the kind its endpoint declares (JSON or a form).
+
+    Falcon would happily parse a urlencoded form where JSON is expected; the contract says JSON.
+    """
+
+    def process_resource(self, req, resp, resource, params):
+        if resource is None or req.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            return
+        responder = getattr(resource, f"on_{req.method.lower()}", None)
+        metadata = api.get_function_metadata(getattr(responder, "__func__", responder)) if responder else None
+        if metadata is None:
+            return
+        content_type = (req.content_type or "").split(";")[0].strip().lower()
+        if getattr(metadata, "json", None) and content_type != "application/json":
+            raise falcon.HTTPUnsupportedMediaType(
+                title="Unsupported Content-Type", description="Send the body as application/json.")
+        if getattr(metadata, "form", None) and content_type not in ("multipart/form-data",
+                                                                     "application/x-www-form-urlencoded"):
+            raise falcon.HTTPUnsupportedMediaType(
+                title="Unsupported Content-Type",
+                description="Send the body as multipart/form-data or application/x-www-form-urlencoded.")
