@@ -107,6 +107,10 @@ class TestEnvironment:
             "JOB_STALE_AFTER_SECONDS": "10",
             "WORKER_SHUTDOWN_GRACE_SECONDS": "20",
             "LOG_LEVEL": "INFO",
+            # Recordings: callbacks are signed with this token; the fake Twilio listens on 127.0.0.1.
+            "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
+            "TWILIO_AUTH_TOKEN": "test-twilio-auth-token",
+            "TWILIO_RECORDING_HOSTS": "127.0.0.1",
             "WHATSAPP_WEBHOOK_SECRET": "test-whatsapp-secret",
         }
         os.environ.update(env)

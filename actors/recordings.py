@@ -1,0 +1,212 @@
+"""Recording actors (download, transcription, cleanup) and the ways jobs for them are started.
+
+A Twilio callback enqueues one download (deduplicated by RecordingSid); a user asking to play a
+recording that is not local gets one priority download on `high`, re-enqueued a bounded number
+of times when it is stuck, then a clear answer naming the queue nobody consumes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import dramatiq
+from periodiq import cron
+
+from db import job_store
+from db import recordings_store as store
+from db.base import utcnow
+from db.models.core import BackgroundJob, JobStatus
+from db.models.recordings import Recording, RecordingStatus
+from prosaas import queue_stats
+from prosaas.clients import recording_files
+from prosaas.errors import BrokerUnavailable
+from prosaas.jobs import enqueue_tracked
+from prosaas.runtime import get_runtime
+from prosaas.settings import get_settings
+
+from actors import recordings_work as work
+
+log = logging.getLogger("prosaas.recordings")
+
+MAX_PRIORITY_REENQUEUES = 2  # after the first priority download: at most this many more when stuck
+
+
+@dramatiq.actor(queue_name="recordings", job_type="recording_download",
+                per_business=lambda: get_settings().recordings_per_business,
+                max_retries=6, min_backoff=1_000, max_backoff=30_000, time_limit=15 * 60 * 1000)
+def download_recording(business_id: int, recording_sid: str) -> dict:
+    """Download a recording (retrying Twilio's early 404 and 5xx), then queue its transcription."""
+    downloaded = work.perform_download(download_recording, business_id, recording_sid)
+    queue_transcription(business_id, recording_sid)
+    return {"recording_sid": recording_sid, "bytes": downloaded.size_bytes,
+            "duration_ms": downloaded.duration_ms, "fetched": downloaded.fetched}
+
+
+@dramatiq.actor(queue_name="low", job_type="recording_transcription", time_limit=30 * 60 * 1000)
+def transcribe_recording(business_id: int, recording_sid: str) -> dict:
+    return work.perform_transcription(transcribe_recording, business_id, recording_sid)
+
+
+@dramatiq.actor(queue_name="maintenance", periodic=cron("0 4 * * *"), time_limit=60 * 60 * 1000)
+def cleanup_recordings() -> dict:
+    """Daily: delete local recording files past RECORDINGS_RETENTION_DAYS."""
+    return work.cleanup_expired_recordings(retention_days=get_settings().recordings_retention_days)
+
+
+# Starting jobs --------------------------------------------------------------------------
+
+def accept_recording_callback(business_id: int, *, call_sid: str, recording_sid: str, recording_url: str,
+                              recording_status: str, duration_s: Optional[int], channels: Optional[int]) -> str:
+    """Record a Twilio recording-status callback; a new `completed` recording gets one download job.
+
+    Returns "enqueued", "duplicate" or "recorded". Raises BrokerUnavailable (nothing kept: Twilio retries).
+    """
+    database = get_runtime().database
+    completed = recording_status == "completed"
+    recording, created = None, False
+    with database.session() as session:
+        if recording_status in ("completed", "absent", "failed"):
+            recording, created = store.record_recording(
+                session, business_id=business_id, call_sid=call_sid, recording_sid=recording_sid,
+                recording_url=recording_url, duration_s=duration_s, channels=channels,
+                status=RecordingStatus.PENDING if completed else RecordingStatus.ABSENT)
+        else:  # in-progress: only the call is worth remembering
+            store.get_or_create_call(session, business_id, call_sid)
+        recording_id = recording.id if recording is not None else None
+    if not completed:
+        log.info("RECORDING_CALLBACK_RECORDED business_id=%s call_sid=%s recording_sid=%s status=%s", business_id,
+                 call_sid, recording_sid, recording_status)
+        return "recorded"
+    if not created:
+        log.info("RECORDING_CALLBACK_DUPLICATE business_id=%s call_sid=%s recording_sid=%s", business_id,
+                 call_sid, recording_sid)
+        return "duplicate"
+    try:
+        enqueued = enqueue_tracked(download_recording, business_id=business_id,
+                                   kwargs={"recording_sid": recording_sid})
+    except BrokerUnavailable:
+        with database.session() as session:
+            store.delete_recording_row(session, recording_id)
+        raise
+    with database.session() as session:
+        store.set_download_job(session, recording_sid, enqueued.job.id)
+    log.info("RECORDING_CALLBACK_ACCEPTED business_id=%s call_sid=%s recording_sid=%s job_id=%s", business_id,
+             call_sid, recording_sid, enqueued.job.id)
+    return "enqueued"
+
+
+def queue_transcription(business_id: int, recording_sid: str) -> Optional[str]:
+    """Queue the transcription of a downloaded recording once; None when already queued or done."""
+    database = get_runtime().database
+    with database.session() as session:
+        if not store.claim_transcription(session, recording_sid):
+            return None
+    try:
+        enqueued = enqueue_tracked(transcribe_recording, business_id=business_id,
+                                   kwargs={"recording_sid": recording_sid})
+    except BrokerUnavailable:
+        with database.session() as session:
+            store.set_transcript_job(session, recording_sid, None)
+        log.warning("TRANSCRIPT_ENQUEUE_FAILED business_id=%s recording_sid=%s reason=broker_unavailable",
+                    business_id, recording_sid)
+        return None
+    with database.session() as session:
+        store.set_transcript_job(session, recording_sid, enqueued.job.id)
+    return enqueued.job.id
+
+
+@dataclass(frozen=True)
+class Playback:
+    """What to answer a user who wants to hear a call's recording."""
+
+    state: str                       # ready | pending | stuck | failed | absent
+    recording: Recording
+    path: Optional[Path] = None
+    job: Optional[BackgroundJob] = None
+    detail: str = ""
+
+
+def _last_progress(job: BackgroundJob) -> dt.datetime:
+    return max(t for t in (job.created_at, job.updated_at, job.heartbeat_at) if t is not None)
+
+
+def _active(job: Optional[BackgroundJob]) -> bool:
+    return job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
+    """The local file of the call's recording, or the priority download that will bring it. None: no such call."""
+    database = get_runtime().database
+    stuck_after = dt.timedelta(seconds=get_settings().recording_stuck_after_seconds)
+    with database.session() as session:
+        recording = store.playable_recording(session, business_id, call_sid)
+        if recording is None:
+            return None
+        if recording.status == RecordingStatus.READY and recording.file_path:
+            path = recording_files.absolute(recording.file_path)
+            if recording_files.existing_size(path) == recording.size_bytes:
+                return Playback("ready", recording, path=path)
+        if recording.status == RecordingStatus.ABSENT:
+            return Playback("absent", recording, detail="Twilio reported that this call has no recording.")
+        claim = recording.priority_job_id or ""
+        if claim.startswith(store.CLAIM_PREFIX):  # another request is enqueueing it right now
+            return Playback("pending", recording)
+        priority = job_store.get_job(session, claim) if claim else None
+        background = (job_store.get_job(session, recording.download_job_id)
+                      if recording.download_job_id else None)
+    now = utcnow()
+
+    def stuck(job):
+        return _active(job) and now - _last_progress(job) > stuck_after
+
+    if _active(priority) and not stuck(priority):
+        return Playback("pending", recording, job=priority)
+    if background is not None and background.status == JobStatus.RUNNING and not stuck(background):
+        return Playback("pending", recording, job=background)
+    if recording.priority_enqueues > MAX_PRIORITY_REENQUEUES:
+        return _gave_up(recording, priority, stuck(priority))
+    return _enqueue_priority(business_id, recording, priority)
+
+
+def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool) -> Playback:
+    if job is not None and job.status == JobStatus.FAILED and not is_stuck:
+        return Playback("failed", recording, job=job, detail=f"The recording could not be downloaded: {job.error}")
+    queue = job.queue if job is not None else "high"
+    idle = queue_stats.queues_without_consumer()
+    if queue in idle:
+        detail = (f"The recording download has waited on queue '{queue}', which has no working consumer "
+                  f"(queues without a consumer: {', '.join(idle)}). Start a worker for it (WORKER_QUEUES).")
+    else:
+        detail = (f"The recording download on queue '{queue}' made no progress after "
+                  f"{1 + MAX_PRIORITY_REENQUEUES} attempts; check the workers of that queue.")
+    log.warning("RECORDING_PLAYBACK_STUCK business_id=%s call_sid=%s recording_sid=%s queue=%s idle_queues=%s",
+                recording.business_id, recording.call_sid, recording.recording_sid, queue, ",".join(idle) or "-")
+    return Playback("stuck", recording, job=job, detail=detail)
+
+
+def _enqueue_priority(business_id: int, recording: Recording, previous: Optional[BackgroundJob]) -> Playback:
+    database = get_runtime().database
+    token = secrets.token_hex(8)
+    with database.session() as session:
+        if not store.claim_priority_download(session, recording.id, seen_job_id=recording.priority_job_id,
+                                             token=token):
+            return Playback("pending", recording)  # a concurrent request won; it enqueues the one download
+        store.revive_failed_for_priority(session, recording.id)
+    try:
+        enqueued = enqueue_tracked(download_recording, business_id=business_id,
+                                   kwargs={"recording_sid": recording.recording_sid}, queue_name="high")
+    except BrokerUnavailable:
+        with database.session() as session:
+            store.settle_priority_claim(session, recording.id, token, None)
+        raise
+    with database.session() as session:
+        store.settle_priority_claim(session, recording.id, token, enqueued.job.id)
+    log.info("RECORDING_PRIORITY_ENQUEUED business_id=%s call_sid=%s recording_sid=%s job_id=%s attempt=%d "
+             "previous_job=%s previous_status=%s", business_id, recording.call_sid, recording.recording_sid,
+             enqueued.job.id, recording.priority_enqueues + 1, previous.id if previous else "-",
+             previous.status if previous else "-")
+    return Playback("pending", recording, job=enqueued.job)

@@ -1,0 +1,140 @@
+"""What the recording actors do: download to local storage, transcribe, and delete files past retention."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from dramatiq.middleware import CurrentMessage
+
+from db import recordings_store as store
+from db.base import utcnow
+from db.models.recordings import RecordingStatus
+from prosaas.clients import recording_files, transcription, twilio_recordings
+from prosaas.errors import BadInput, PermanentError
+from prosaas.middleware.retries import DEFAULT_MAX_RETRIES, describe_error
+from prosaas.runtime import get_runtime
+
+log = logging.getLogger("prosaas.recordings")
+
+CLEANUP_BATCH = 200
+
+
+def is_final_attempt(actor, exception: BaseException) -> bool:
+    """True when the job machinery will not retry after this exception (permanent, or retries spent)."""
+    if isinstance(exception, PermanentError):
+        return True
+    message = CurrentMessage.get_current_message()
+    retries = message.options.get("retries", 0) if message else 0
+    return retries >= actor.options.get("max_retries", DEFAULT_MAX_RETRIES)
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    recording_sid: str
+    size_bytes: int
+    duration_ms: int
+    fetched: bool
+
+
+def recording_file(business_id: int, recording_sid: str) -> tuple[str, Path]:
+    relative = recording_files.relative_path(business_id, f"{recording_sid}.mp3")
+    return relative, recording_files.absolute(relative)
+
+
+def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
+    """Fetch one recording to local storage (idempotent) and mark it ready."""
+    database = get_runtime().database
+    message = CurrentMessage.get_current_message()
+    with database.session() as session:
+        recording = store.get_recording(session, recording_sid, business_id)
+        if recording is None:
+            raise BadInput(f"no recording {recording_sid} for business {business_id}")
+        url, call_sid = recording.recording_url, recording.call_sid
+        expected = recording.size_bytes if recording.status == RecordingStatus.READY else None
+        fallback_duration = recording.twilio_duration_s
+    log.info("WORKER_PICKED job_type=download queue=%s call_sid=%s business_id=%s recording_sid=%s retry=%s",
+             message.queue_name if message else "-", call_sid, business_id, recording_sid,
+             message.options.get("retries", 0) if message else 0)
+    relative, path = recording_file(business_id, recording_sid)
+    try:
+        result = twilio_recordings.download_recording(url, path, expected_size=expected)
+    except Exception as exc:
+        final = is_final_attempt(actor, exc)
+        with database.session() as session:
+            if final:
+                store.mark_download_failed(session, recording_sid, describe_error(exc))
+            else:
+                store.note_download_error(session, recording_sid, describe_error(exc))
+        log.warning("WORKER_DOWNLOAD_%s call_sid=%s business_id=%s recording_sid=%s error=%s",
+                    "FAILED" if final else "RETRY", call_sid, business_id, recording_sid, type(exc).__name__)
+        raise
+    duration_s = transcription.audio_duration(path) or (float(fallback_duration) if fallback_duration else None)
+    with database.session() as session:
+        store.mark_downloaded(session, recording_sid, file_path=relative, size_bytes=result.size_bytes,
+                              duration_s=duration_s, download_ms=result.duration_ms if result.fetched else None)
+    log.info("WORKER_DOWNLOAD_DONE call_sid=%s business_id=%s recording_sid=%s file=%s bytes=%d duration_ms=%d "
+             "fetched=%s", call_sid, business_id, recording_sid, path.name, result.size_bytes, result.duration_ms,
+             str(result.fetched).lower())
+    return Downloaded(recording_sid, result.size_bytes, result.duration_ms, result.fetched)
+
+
+def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
+    database = get_runtime().database
+    with database.session() as session:
+        recording = store.get_recording(session, recording_sid, business_id)
+        if recording is None:
+            raise BadInput(f"no recording {recording_sid} for business {business_id}")
+        if recording.status != RecordingStatus.READY or not recording.file_path:
+            raise PermanentError(f"recording {recording_sid} is not stored locally (status {recording.status})")
+        path = recording_files.absolute(recording.file_path)
+    try:
+        transcript = transcription.transcribe(path, "audio/mpeg")
+    except Exception as exc:
+        if is_final_attempt(actor, exc):
+            with database.session() as session:
+                store.mark_transcript_failed(session, recording_sid, describe_error(exc))
+        log.warning("TRANSCRIPT_FAILED business_id=%s recording_sid=%s error=%s", business_id, recording_sid,
+                    type(exc).__name__)
+        raise
+    with database.session() as session:
+        store.store_transcript(session, recording_sid, transcript.as_dict())
+    log.info("TRANSCRIPT_DONE business_id=%s recording_sid=%s provider=%s segments=%d duration_s=%.1f",
+             business_id, recording_sid, transcript.provider, len(transcript.segments), transcript.duration_s)
+    return {"recording_sid": recording_sid, "provider": transcript.provider, "segments": len(transcript.segments),
+            "duration_s": transcript.duration_s}
+
+
+def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP_BATCH,
+                               now: Optional[dt.datetime] = None) -> dict:
+    """Delete local files of recordings downloaded more than `retention_days` ago; mark them and their calls.
+
+    Works in batches by ascending id; running it again finds nothing left to do.
+    """
+    database = get_runtime().database
+    cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
+    after_id, expired, files_deleted, already_gone = 0, 0, 0, 0
+    while True:
+        with database.session() as session:
+            batch = [(r.id, r.file_path) for r in store.expired_recordings(
+                session, downloaded_before=cutoff, after_id=after_id, limit=batch_size)]
+        if not batch:
+            break
+        for _id, relative in batch:
+            if relative and recording_files.delete(recording_files.absolute(relative)):
+                files_deleted += 1
+            else:
+                already_gone += 1
+        with database.session() as session:
+            store.mark_expired(session, [recording_id for recording_id, _ in batch])
+        expired += len(batch)
+        after_id = batch[-1][0]
+        log.info("RECORDINGS_CLEANUP_BATCH expired=%d files_deleted=%d last_id=%d", len(batch), files_deleted,
+                 after_id)
+    stale_parts = recording_files.remove_stale_parts()
+    log.info("RECORDINGS_CLEANUP_DONE expired=%d files_deleted=%d already_gone=%d stale_parts=%d retention_days=%d",
+             expired, files_deleted, already_gone, stale_parts, retention_days)
+    return {"expired": expired, "files_deleted": files_deleted, "already_gone": already_gone,
+            "stale_parts": stale_parts}

@@ -1,0 +1,262 @@
+"""Twilio's recording-status callback, a call with its recording/transcript, and playback with Range support."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Literal, Optional
+
+import falcon
+from pydantic import BaseModel, Field, ValidationError
+from spectree import Response
+
+from actors.recordings import Playback, accept_recording_callback, request_playback
+from db import recordings_store as store
+from db.businesses import get_business
+from prosaas.clients import twilio_recordings
+from web.spec import api
+
+log = logging.getLogger("prosaas.web.recordings")
+
+RETRY_AFTER_SECONDS = 2
+RANGE_CHUNK = 64 * 1024
+
+
+class RecordingCallbackQuery(BaseModel):
+    business_id: int = Field(ge=1)
+
+
+class RecordingCallbackForm(BaseModel):
+    """Twilio's RecordingStatusCallback fields we use (others are ignored, but signed)."""
+
+    AccountSid: Optional[str] = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    CallSid: str = Field(pattern=r"^CA[0-9a-fA-F]{32}$")
+    RecordingSid: str = Field(pattern=r"^RE[0-9a-fA-F]{32}$")
+    RecordingUrl: str = Field(pattern=r"^https?://[^\s]+$", max_length=2000)
+    RecordingStatus: Literal["in-progress", "completed", "absent", "failed"]
+    RecordingDuration: Optional[int] = Field(default=None, ge=-1, le=7 * 24 * 3600)
+    RecordingChannels: Optional[int] = Field(default=None, ge=1, le=2)
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
+                     for item in error.errors()[:10])
+
+
+def public_url(req, settings) -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path + query when set (behind a proxy), else the request's."""
+    if settings.public_base_url:
+        query = f"?{req.query_string}" if req.query_string else ""
+        return settings.public_base_url.rstrip("/") + req.path + query
+    return req.uri
+
+
+class TwilioRecordingStatus:
+    """POST /twilio/recording-status?business_id=ID: signed by Twilio; 204 at once, the download is queued."""
+
+    auth = "signed"
+
+    def on_post(self, req, resp):
+        settings = req.context.runtime.settings
+        form = req.get_media(default_when_empty={}) if req.content_type and \
+            req.content_type.startswith("application/x-www-form-urlencoded") else None
+        if form is None:
+            raise falcon.HTTPUnsupportedMediaType(title="Unsupported media type",
+                                                  description="Send application/x-www-form-urlencoded.")
+        params = {k: (v[-1] if isinstance(v, list) else v) for k, v in form.items()}
+        url = public_url(req, settings)
+        if not twilio_recordings.signature_is_valid(url, form, req.get_header("X-Twilio-Signature")):
+            log.warning("TWILIO_SIGNATURE_INVALID path=%s has_signature=%s", req.path,
+                        bool(req.get_header("X-Twilio-Signature")))
+            raise falcon.HTTPForbidden(title="Forbidden", description="Invalid or missing X-Twilio-Signature.")
+        try:
+            query = RecordingCallbackQuery(business_id=req.get_param("business_id", required=True))
+            fields = RecordingCallbackForm(**params)
+        except ValidationError as exc:
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=_problems(exc)) from None
+        with req.context.runtime.database.session() as session:
+            if get_business(session, query.business_id) is None:
+                raise falcon.HTTPNotFound(title="Not found", description=f"No business {query.business_id}.")
+        accept_recording_callback(
+            query.business_id, call_sid=fields.CallSid, recording_sid=fields.RecordingSid,
+            recording_url=fields.RecordingUrl, recording_status=fields.RecordingStatus,
+            duration_s=fields.RecordingDuration if (fields.RecordingDuration or 0) >= 0 else None,
+            channels=fields.RecordingChannels)
+        resp.status = falcon.HTTP_204
+
+
+def recording_view(recording, call_sid: str) -> dict:
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "recording_sid": recording.recording_sid, "status": recording.status, "size_bytes": recording.size_bytes,
+        "duration_s": recording.duration_s, "twilio_duration_s": recording.twilio_duration_s,
+        "download_job_id": recording.download_job_id,
+        "priority_job_id": (recording.priority_job_id if recording.priority_job_id
+                            and not recording.priority_job_id.startswith(store.CLAIM_PREFIX) else None),
+        "error": recording.error, "created_at": iso(recording.created_at),
+        "downloaded_at": iso(recording.downloaded_at), "expired_at": iso(recording.expired_at),
+        "url": f"/api/calls/{call_sid}/recording",
+    }
+
+
+def transcript_view(recording) -> dict:
+    transcript = recording.transcript or {}
+    return {"status": recording.transcript_status, "job_id": recording.transcript_job_id,
+            "error": recording.transcript_error, "provider": transcript.get("provider"),
+            "duration_s": transcript.get("duration_s"), "speakers": transcript.get("speakers"),
+            "segments": transcript.get("segments", []), "words": transcript.get("words"),
+            "text": transcript.get("text")}
+
+
+class CallOut(BaseModel):
+    call_sid: str
+    created_at: str
+    recordings_expired_at: Optional[str]
+    recording: Optional[dict]
+    transcript: Optional[dict]
+    recordings: list[dict]
+
+
+class Pending(BaseModel):
+    status: str
+    job_id: Optional[str]
+    recording_sid: str
+
+
+class Error(BaseModel):
+    title: str
+    description: Optional[str] = None
+
+
+class CallResource:
+    auth = "business"
+
+    @api.validate(resp=Response(HTTP_200=CallOut, HTTP_404=Error), tags=["calls"])
+    def on_get(self, req, resp, call_sid: str):
+        """A call with its recording status and transcript (status and speech segments)."""
+        business_id = req.context.business_id
+        with req.context.runtime.database.session() as session:
+            call = store.get_call(session, business_id, call_sid)
+            if call is None:
+                raise falcon.HTTPNotFound(title="Not found", description=f"No call {call_sid}.")
+            recordings = store.recordings_of_call(session, business_id, call_sid)
+            playable = store.playable_recording(session, business_id, call_sid)
+            resp.media = {
+                "call_sid": call.call_sid, "created_at": call.created_at.isoformat(),
+                "recordings_expired_at": call.recordings_expired_at.isoformat() if call.recordings_expired_at
+                else None,
+                "recording": recording_view(playable, call_sid) if playable else None,
+                "transcript": transcript_view(playable) if playable else None,
+                "recordings": [recording_view(r, call_sid) for r in recordings],
+            }
+
+
+ByteRange = tuple[int, int]  # inclusive first and last byte
+
+
+def parse_range(header: Optional[str], size: int) -> Optional[ByteRange | str]:
+    """One byte range from a Range header: (first, last), None to send it all, or "unsatisfiable"."""
+    if not header:
+        return None
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # multiple ranges or garbage: RFC 9110 lets us ignore it and send everything
+    first, last = match.group(1), match.group(2)
+    if not first:  # suffix: the last N bytes
+        length = int(last)
+        if length == 0 or size == 0:
+            return "unsatisfiable"
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        return "unsatisfiable"
+    return start, end
+
+
+class FileRange:
+    """A read()-able window of an open file (no fileno(): a server must not sendfile the whole file)."""
+
+    def __init__(self, handle, first: int, last: int):
+        self.handle = handle
+        self.remaining = last - first + 1
+        handle.seek(first)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self.handle.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class CallRecording:
+    """GET|HEAD /api/calls/{call_sid}/recording: the mp3 (Range → 206), or 202 while a priority download runs."""
+
+    auth = "business"
+
+    def _playback(self, req, resp, call_sid: str) -> Playback:
+        playback = request_playback(req.context.business_id, call_sid)
+        if playback is None:
+            raise falcon.HTTPNotFound(title="Not found", description=f"No recording for call {call_sid}.")
+        if playback.state == "absent":
+            raise falcon.HTTPNotFound(title="Not found", description=playback.detail)
+        if playback.state == "stuck":
+            raise falcon.HTTPServiceUnavailable(title="Recording download stuck", description=playback.detail,
+                                                retry_after=30)
+        if playback.state == "failed":
+            raise falcon.HTTPBadGateway(title="Recording download failed", description=playback.detail)
+        if playback.state == "pending":
+            resp.status = falcon.HTTP_202
+            resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+            resp.media = {"status": playback.job.status if playback.job else "queued",
+                          "job_id": playback.job.id if playback.job else None,
+                          "recording_sid": playback.recording.recording_sid}
+        return playback
+
+    def _serve(self, req, resp, playback: Playback, *, with_body: bool) -> None:
+        size = playback.recording.size_bytes or 0
+        wanted = parse_range(req.get_header("Range"), size)
+        if wanted == "unsatisfiable":
+            raise falcon.HTTPRangeNotSatisfiable(resource_length=size, title="Range not satisfiable",
+                                                 description=f"The recording has {size} bytes.")
+        resp.content_type = "audio/mpeg"
+        resp.set_header("Accept-Ranges", "bytes")
+        resp.set_header("Cache-Control", "private, max-age=3600")
+        resp.set_header("ETag", f'"{playback.recording.recording_sid}-{size}"')
+        first, last = wanted if wanted else (0, size - 1)
+        if wanted:
+            resp.status = falcon.HTTP_206
+            resp.set_header("Content-Range", f"bytes {first}-{last}/{size}")
+        else:
+            resp.status = falcon.HTTP_200
+        length = last - first + 1 if size else 0
+        resp.content_length = length
+        if not with_body:
+            return
+        handle = open(playback.path, "rb")
+        resp.stream = FileRange(handle, first, last) if wanted else handle
+
+    @api.validate(resp=Response("HTTP_200", "HTTP_206", "HTTP_416", HTTP_202=Pending, HTTP_404=Error,
+                                HTTP_502=Error, HTTP_503=Error), tags=["calls"])
+    def on_get(self, req, resp, call_sid: str):
+        """The call's recording as audio/mpeg (Range → 206); 202 + Retry-After while it is being fetched."""
+        playback = self._playback(req, resp, call_sid)
+        if playback.state == "ready":
+            self._serve(req, resp, playback, with_body=True)
+
+    def on_head(self, req, resp, call_sid: str):
+        playback = self._playback(req, resp, call_sid)
+        if playback.state == "ready":
+            self._serve(req, resp, playback, with_body=False)
+
+
+def register(app, runtime):
+    app.add_route("/twilio/recording-status", TwilioRecordingStatus())
+    app.add_route("/api/calls/{call_sid}", CallResource())
+    app.add_route("/api/calls/{call_sid}/recording", CallRecording())

@@ -1,0 +1,142 @@
+"""POST /api/sessions (audio upload → 202 {session_id, job_id}) and GET /api/sessions/{id}."""
+from __future__ import annotations
+
+from typing import Optional
+
+import falcon
+from pydantic import BaseModel
+from spectree import Response
+
+from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
+from db import recordings_store as store
+from prosaas.clients import recording_files
+from web.spec import api
+
+READ_CHUNK = 64 * 1024
+# Formats the decoder (miniaudio) reads, recognised by their first bytes rather than by the client's word.
+EXTENSIONS = {"mp3": ".mp3", "wav": ".wav", "flac": ".flac", "ogg": ".ogg"}
+
+
+def sniff_audio(head: bytes) -> Optional[str]:
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "mp3"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    return None
+
+
+def _unsupported(what: str) -> falcon.HTTPUnsupportedMediaType:
+    return falcon.HTTPUnsupportedMediaType(
+        title="Unsupported media type",
+        description=f"{what}; send an audio file (mp3, wav, flac or ogg) as multipart field 'file' "
+                    f"or as the raw body with an audio/* Content-Type.")
+
+
+def _audio_part(req):
+    """(stream, content_type, filename) of the upload: a multipart 'file' part or a raw audio/* body."""
+    content_type = (req.content_type or "").lower()
+    if content_type.startswith("audio/"):
+        return req.bounded_stream, content_type.split(";")[0].strip(), None
+    if not content_type.startswith("multipart/form-data"):
+        raise _unsupported(f"Content-Type {content_type or 'none'} is not audio")
+    for part in req.get_media():
+        if part.name not in ("file", "audio"):
+            continue
+        part_type = (part.content_type or "").lower().split(";")[0].strip()
+        if not part_type.startswith("audio/"):
+            raise _unsupported(f"the uploaded part has Content-Type {part_type or 'none'}")
+        return part.stream, part_type, part.secure_filename if part.filename else None
+    raise falcon.HTTPUnprocessableEntity(title="Invalid request", description="No multipart field 'file'.")
+
+
+def _chunks(stream, first: bytes):
+    yield first
+    while True:
+        chunk = stream.read(READ_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+class Accepted(BaseModel):
+    session_id: str
+    job_id: str
+
+
+class SessionOut(BaseModel):
+    id: str
+    status: str
+    job_id: Optional[str]
+    attempts: int
+    error: Optional[str]
+    result: Optional[dict]
+    size_bytes: int
+    content_type: str
+    filename: Optional[str]
+    created_at: str
+    finished_at: Optional[str]
+
+
+class Error(BaseModel):
+    title: str
+    description: Optional[str] = None
+
+
+class Sessions:
+    auth = "business"
+
+    @api.validate(resp=Response(HTTP_202=Accepted, HTTP_413=Error, HTTP_415=Error, HTTP_422=Error),
+                  tags=["sessions"])
+    def on_post(self, req, resp):
+        """Upload an audio session (multipart field `file`, audio/*); it is processed in the background."""
+        business_id = req.context.business_id
+        limit = req.context.runtime.settings.max_body_bytes
+        stream, content_type, filename = _audio_part(req)
+        head = stream.read(READ_CHUNK)
+        kind = sniff_audio(head)
+        if kind is None:
+            raise _unsupported("the file is not mp3, wav, flac or ogg audio")
+        session_id = new_session_id()
+        relative = recording_files.relative_path(business_id, f"{session_id}{EXTENSIONS[kind]}")
+        path = recording_files.absolute(relative, SESSIONS_DIR)
+        try:
+            size = recording_files.write_atomically(path, _chunks(stream, head), max_size=limit)
+        except recording_files.TooLarge:
+            raise falcon.HTTPContentTooLarge(title="Audio too large",
+                                             description=f"The audio file is over the {limit}-byte limit.") from None
+        try:
+            session_id, job_id = start_audio_session(business_id, session_id=session_id, relative_path=relative,
+                                                     size_bytes=size, content_type=content_type, filename=filename)
+        except Exception:
+            recording_files.delete(path)
+            raise
+        resp.status = falcon.HTTP_202
+        resp.media = {"session_id": session_id, "job_id": job_id}
+
+
+class SessionResource:
+    auth = "business"
+
+    @api.validate(resp=Response(HTTP_200=SessionOut, HTTP_404=Error), tags=["sessions"])
+    def on_get(self, req, resp, session_id: str):
+        """An audio session: status, attempts, error, and the result (duration, segments, speakers, words)."""
+        with req.context.runtime.database.session() as session:
+            row = store.get_audio_session(session, session_id, req.context.business_id)
+            if row is None:
+                raise falcon.HTTPNotFound(title="Not found", description=f"No session {session_id}.")
+            resp.media = {
+                "id": row.id, "status": row.status, "job_id": row.job_id, "attempts": row.attempts,
+                "error": row.error, "result": row.result, "size_bytes": row.size_bytes,
+                "content_type": row.content_type, "filename": row.filename,
+                "created_at": row.created_at.isoformat(),
+                "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+            }
+
+
+def register(app, runtime):
+    app.add_route("/api/sessions", Sessions())
+    app.add_route("/api/sessions/{session_id}", SessionResource())
