@@ -32,6 +32,18 @@ DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000
 LATE_TICK_SKIP_SECONDS = 60              # periodic ticks older than this are skipped, not run in a burst
 
 
+class TrackedResults(Results):
+    """Dramatiq's Results; a tracked job's returned dict is its row's `result`, so no warning for it."""
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if result is not None and message.options.get("job_id"):
+            store_results, result_ttl = self._lookup_options(broker, message)
+            if store_results and exception is None:
+                self.backend.store_result(message, result, result_ttl)
+            return
+        super().after_process_message(broker, message, result=result, exception=exception)
+
+
 def build_broker(runtime: Runtime) -> RedisBroker:
     settings = runtime.settings
     ensure_multiproc_dir(settings.data_dir)
@@ -60,7 +72,7 @@ def build_broker(runtime: Runtime) -> RedisBroker:
         Pipelines(),
         ProsaasRetries(),
         CurrentMessage(),
-        Results(backend=RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
+        TrackedResults(backend=RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
                 result_ttl=RESULT_TTL_MS),
     ]
     broker = RedisBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
