@@ -81,18 +81,9 @@ def cmd_embedded_redis(args, settings) -> int:
 
     if not settings.uses_embedded_redis:
         print("prosaas: REDIS_URL is set; the embedded server is not needed", file=sys.stderr)
-        return 2
+        return 0
     command = server_command(settings.data_dir, settings.embedded_redis_socket)
     os.execv(command[0], command)
-
-
-def _supervisor_env(settings) -> dict:
-    env = dict(os.environ)
-    env.setdefault("PROSAAS_DATA_DIR", str(settings.data_dir.resolve()))
-    env["PROSAAS_HOME"] = str(REPO_ROOT)
-    env["PROSAAS_PYTHON"] = sys.executable
-    env["PROSAAS_EMBEDDED_REDIS"] = "true" if settings.uses_embedded_redis else "false"
-    return env
 
 
 def _supervisor_conf() -> str:
@@ -100,12 +91,15 @@ def _supervisor_conf() -> str:
 
 
 def cmd_run(args, settings) -> int:
-    (settings.data_dir / "log").mkdir(parents=True, exist_ok=True)
-    env = _supervisor_env(settings)
+    (REPO_ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
     supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c", _supervisor_conf()]
     if args.foreground:
-        os.execve(sys.executable, supervisord + ["--nodaemon"], env)
-    subprocess.run(supervisord, env=env, check=True)
+        os.execv(sys.executable, supervisord + ["--nodaemon"])
+    if (REPO_ROOT / "var" / "supervisord.sock").exists() and _supervisorctl("pid").returncode == 0:
+        print("prosaas: already running; restarting every role", file=sys.stderr)
+        _supervisorctl("restart", "all")
+    else:
+        subprocess.run(supervisord, check=True)
     url = f"http://{settings.bind}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -116,16 +110,21 @@ def cmd_run(args, settings) -> int:
         except Exception:
             time.sleep(0.5)
     else:
-        print(f"prosaas: roles started but {url}/readyz is not ready yet; see {settings.data_dir}/log/",
+        print(f"prosaas: roles started but {url}/readyz is not ready yet; see var/log/",
               file=sys.stderr)
         return 1
     print(f"prosaas is running.\n  API:       {url}/api/  (OpenAPI: {url}/openapi.json)\n"
           f"  Dashboard: {url}/dashboard\n  Status:    .venv/bin/supervisorctl -c supervisord.conf status\n"
-          f"  Logs:      {settings.data_dir}/log/\n  Stop:      make stop")
+          f"  Logs:      var/log/\n  Stop:      make stop")
     return 0
 
 
+def _supervisorctl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", _supervisor_conf(), *args],
+                          capture_output=True, text=True)
+
+
 def cmd_stop(args, settings) -> int:
-    env = _supervisor_env(settings)
-    ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", _supervisor_conf(), "shutdown"]
-    return subprocess.run(ctl, env=env).returncode
+    result = _supervisorctl("shutdown")
+    print((result.stdout or result.stderr).strip())
+    return result.returncode
