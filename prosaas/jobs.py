@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import redis
+from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError as DramatiqConnectionError
 
 from db import job_store
@@ -69,12 +70,11 @@ def _send(message, job_id: str, delay_ms: Optional[int]) -> None:
 
 
 def _resend(job: BackgroundJob) -> None:
-    broker = _broker()
-    actor = broker.get_actor(job.actor_name)
-    message = actor.message_with_options(kwargs={"business_id": job.business_id, **(job.args or {})},
-                                         job_id=job.id, business_id=job.business_id)
-    if job.queue != message.queue_name:
-        message = message.copy(queue_name=job.queue)
+    # Built from the row, not from the actor: the web role need not import worker-only actor modules
+    # (`prosaas worker --module ...`) to retry their jobs, just as a dead letter is requeued.
+    message = Message(queue_name=job.queue, actor_name=job.actor_name, args=(),
+                      kwargs={"business_id": job.business_id, **(job.args or {})},
+                      options={"job_id": job.id, "business_id": job.business_id})
     with get_runtime().database.session() as session:
         row = job_store.get_job(session, job.id)
         row.message_id = message.message_id
