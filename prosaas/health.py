@@ -74,14 +74,22 @@ def health_report() -> dict[str, Any]:
         if report["stuck_queues"]:
             report["status"] = "degraded"
     if db_ok:
-        settings = get_runtime().settings
-        stale_cut = utcnow() - dt.timedelta(seconds=settings.job_stale_after_seconds)
-        with get_runtime().database.session() as session:
-            report["jobs"] = job_store.count_by_status(session)
-            stale = job_store.stale_jobs(session, queued_before=stale_cut, heartbeat_before=stale_cut, limit=20)
-            report["stale_jobs"] = [{"id": j.id, "type": j.type, "status": j.status, "queue": j.queue,
-                                     "business_id": j.business_id,
-                                     "since": (j.heartbeat_at if j.status == "running" else j.updated_at).isoformat(),
-                                     "why": "no heartbeat from its worker" if j.status == "running"
-                                     else "not picked up by any worker"} for j in stale]
+        try:
+            report.update(_job_health())
+        except Exception as exc:  # reachable but unusable, e.g. migrations never applied
+            report["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+            report["status"] = "degraded"
     return report
+
+
+def _job_health() -> dict[str, Any]:
+    settings = get_runtime().settings
+    stale_cut = utcnow() - dt.timedelta(seconds=settings.job_stale_after_seconds)
+    with get_runtime().database.session() as session:
+        stale = job_store.stale_jobs(session, queued_before=stale_cut, heartbeat_before=stale_cut, limit=20)
+        return {"jobs": job_store.count_by_status(session),
+                "stale_jobs": [{"id": j.id, "type": j.type, "status": j.status, "queue": j.queue,
+                                "business_id": j.business_id,
+                                "since": (j.heartbeat_at if j.status == "running" else j.updated_at).isoformat(),
+                                "why": "no heartbeat from its worker" if j.status == "running"
+                                else "not picked up by any worker"} for j in stale]}

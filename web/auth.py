@@ -13,9 +13,12 @@ import falcon
 from db.businesses import business_for_key
 
 ADMIN_COOKIE = "prosaas_admin"
+# A cookie-authenticated POST must carry this header: a cross-site form cannot set it (CSRF).
+CSRF_HEADER = "X-Requested-With"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def _bearer(req) -> Optional[str]:
+def bearer_token(req) -> Optional[str]:
     header = req.get_header("Authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -28,11 +31,13 @@ class AuthMiddleware:
         self.runtime = runtime
 
     def _is_admin(self, req, token: Optional[str]) -> bool:
-        admin = self.runtime.settings.admin_token
-        if not admin:
-            return False
-        candidate = token or req.get_cookie_values(ADMIN_COOKIE) and req.get_cookie_values(ADMIN_COOKIE)[0]
-        return bool(candidate) and hmac.compare_digest(candidate.encode(), admin.encode())
+        if token is None and is_admin_cookie(req, self.runtime.settings.admin_token):
+            if req.method not in SAFE_METHODS and not req.get_header(CSRF_HEADER):
+                raise falcon.HTTPForbidden(title="Forbidden",
+                                           description=f"A cookie-authenticated {req.method} needs the "
+                                                       f"{CSRF_HEADER} header.")
+            return True
+        return is_admin_token(token, self.runtime.settings.admin_token)
 
     def process_resource(self, req, resp, resource, params):
         mode = getattr(resource, "auth", "business") if resource is not None else "public"
@@ -40,7 +45,7 @@ class AuthMiddleware:
         req.context.is_admin = False
         if mode in ("public", "signed"):
             return
-        token = _bearer(req)
+        token = bearer_token(req)
         if self._is_admin(req, token):
             if mode in ("admin", "business_or_admin"):
                 req.context.is_admin = True
@@ -59,6 +64,15 @@ class AuthMiddleware:
                 raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs the admin token.")
             req.context.business_id = business.id
             req.context.business_timezone = business.timezone
+
+
+def is_admin_token(candidate: Optional[str], admin_token: str) -> bool:
+    return bool(admin_token and candidate) and hmac.compare_digest(candidate.encode(), admin_token.encode())
+
+
+def is_admin_cookie(req, admin_token: str) -> bool:
+    values = req.get_cookie_values(ADMIN_COOKIE) or []
+    return bool(values) and is_admin_token(values[0], admin_token)
 
 
 def scope(req) -> Optional[int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -74,6 +75,7 @@ def _check_settings(settings) -> list[Check]:
 
 
 def _check_database(settings) -> list[Check]:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines would drown the checks
     from db.migrate import pending_revisions
     from prosaas.health import check_database
 

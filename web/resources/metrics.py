@@ -1,17 +1,20 @@
-"""GET /metrics: Prometheus text from every process on this host, plus queue-level gauges from Redis."""
+"""GET /metrics: Prometheus text from every process on this host, plus cluster-wide gauges read at scrape time."""
 from __future__ import annotations
 
 import falcon
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from db import job_store
+from prosaas.metrics import sweep_dead_processes
 from prosaas.queue_stats import live_workers, queue_counts
 
 
-class QueueCollector:
-    """Collected at scrape time, so every web process reports the same cluster-wide values."""
+class ClusterCollector:
+    """Queue depths, dead letters, workers, slots and job rows: the same values from every web process."""
 
-    def __init__(self, slots_in_use):
+    def __init__(self, runtime, slots_in_use):
+        self.runtime = runtime
         self.slots_in_use = slots_in_use
 
     def collect(self):
@@ -28,15 +31,25 @@ class QueueCollector:
         for actor, count in self.slots_in_use().items():
             slots.add_metric([actor], count)
         yield from (depth, dead, workers, slots)
+        by_status = GaugeMetricFamily("prosaas_tracked_jobs", "Tracked job rows by status", labels=["status"])
+        try:
+            with self.runtime.database.session() as session:
+                counts = job_store.count_by_status(session)
+        except Exception:  # the database being down must not hide the broker's numbers
+            counts = {}
+        for status, count in sorted(counts.items()):
+            by_status.add_metric([status], count)
+        yield by_status
 
 
 class Metrics:
     auth = "admin"
 
-    def __init__(self, slots_in_use):
-        self.collector = QueueCollector(slots_in_use)
+    def __init__(self, collector: ClusterCollector):
+        self.collector = collector
 
     def on_get(self, req, resp):
+        sweep_dead_processes()
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(self.collector)
@@ -49,4 +62,4 @@ def register(app, runtime):
     from prosaas.broker import broker, middleware_of
     from prosaas.middleware.slots import BusinessSlots
 
-    app.add_route("/metrics", Metrics(middleware_of(broker, BusinessSlots).slots_in_use))
+    app.add_route("/metrics", Metrics(ClusterCollector(runtime, middleware_of(broker, BusinessSlots).slots_in_use)))

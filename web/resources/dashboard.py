@@ -1,0 +1,174 @@
+"""The operators' dashboard: a server-rendered page that re-fetches its own sections, its login, its JSON.
+
+`GET /dashboard` takes `Authorization: Bearer <ADMIN_TOKEN>` or the `prosaas_admin` cookie set by
+the login form; the page polls `GET /dashboard/sections` (the same templates, rendered again) and
+`GET /api/admin/overview` is the same picture as JSON for scripts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import falcon
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from db.businesses import business_for_key
+from prosaas.overview import overview
+from web.auth import ADMIN_COOKIE, CSRF_HEADER, bearer_token, is_admin_cookie, is_admin_token
+from web.spec import api
+
+log = logging.getLogger("prosaas.dashboard")
+WEB_DIR = Path(__file__).resolve().parents[1]
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+COOKIE_MAX_AGE = 12 * 3600
+POLL_MS = 1000
+# The page's own scripts and styles only; no framing (its buttons must not be clickjacked).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _parse_time(value):
+    if not value:
+        return None
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    parsed = dt.datetime.fromisoformat(str(value).replace(" ", "T"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def relative_time(value) -> str:
+    """'12 s ago' / 'in 3 min' for an ISO time or epoch seconds."""
+    moment = _parse_time(value)
+    if moment is None:
+        return "-"
+    seconds = (moment - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    span = abs(seconds)
+    text = (f"{span:.0f} s" if span < 90 else f"{span / 60:.0f} min" if span < 5400 else
+            f"{span / 3600:.1f} h" if span < 172800 else f"{span / 86400:.0f} d")
+    return f"in {text}" if seconds > 1 else f"{text} ago"
+
+
+def short_time(value) -> str:
+    moment = _parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+templates = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=select_autoescape(["html"]),
+                        trim_blocks=True, lstrip_blocks=True)
+templates.filters.update(ago=relative_time, when=short_time)
+
+
+def render(resp, template: str, status=falcon.HTTP_200, **context) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_HTML
+    resp.set_headers(SECURITY_HEADERS)
+    resp.text = templates.get_template(template).render(csrf_header=CSRF_HEADER, **context)
+
+
+def _wants_html(req) -> bool:
+    return req.client_prefers(["application/json", "text/html"]) == "text/html"
+
+
+def _set_admin_cookie(req, resp, token: str) -> None:
+    resp.set_cookie(ADMIN_COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", http_only=True, same_site="Strict",
+                    secure=req.forwarded_scheme == "https")
+
+
+def _is_business_key(runtime, token: str) -> bool:
+    with runtime.database.session() as session:
+        return business_for_key(session, token) is not None
+
+
+class DashboardPage:
+    auth = "public"  # it answers a login page (or 401 JSON) itself instead of a bare 401
+
+    def on_get(self, req, resp):
+        runtime = req.context.runtime
+        admin_token = runtime.settings.admin_token
+        token = bearer_token(req)
+        if token is not None and not is_admin_token(token, admin_token):
+            if _is_business_key(runtime, token):
+                raise falcon.HTTPForbidden(title="Forbidden", description="The dashboard needs the admin token.")
+            raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown token.", challenges=["Bearer"])
+        if token is None and not is_admin_cookie(req, admin_token):
+            if not _wants_html(req):
+                raise falcon.HTTPUnauthorized(title="Unauthorized", description="Send 'Authorization: Bearer "
+                                              "<ADMIN_TOKEN>' or log in at /dashboard/login.",
+                                              challenges=["Bearer"])
+            raise falcon.HTTPSeeOther("/dashboard/login")
+        if token is not None:
+            _set_admin_cookie(req, resp, token)  # so the page's own polling is authenticated too
+        render(resp, "dashboard.html", picture=overview(), poll_ms=POLL_MS)
+
+
+class DashboardSections:
+    auth = "admin"
+
+    def on_get(self, req, resp):
+        render(resp, "_sections.html", picture=overview())
+
+
+class DashboardLogin:
+    auth = "public"
+
+    def on_get(self, req, resp):
+        render(resp, "login.html", error=None)
+
+    def on_post(self, req, resp):
+        runtime = req.context.runtime
+        form = req.get_media(default_when_empty={}) if req.content_length else {}
+        token = str((form or {}).get("token", "")).strip()
+        if is_admin_token(token, runtime.settings.admin_token):
+            _set_admin_cookie(req, resp, token)
+            log.info("DASHBOARD_LOGIN remote=%s", req.remote_addr)
+            raise falcon.HTTPSeeOther("/dashboard")
+        log.warning("DASHBOARD_LOGIN_FAILED remote=%s", req.remote_addr)
+        if token and _is_business_key(runtime, token):
+            render(resp, "login.html", falcon.HTTP_403, error="That is a business API key; "
+                                                              "the dashboard needs the admin token.")
+            return
+        render(resp, "login.html", falcon.HTTP_401, error="Wrong admin token.")
+
+
+class DashboardLogout:
+    auth = "public"
+
+    def on_post(self, req, resp):
+        resp.unset_cookie(ADMIN_COOKIE, path="/")
+        raise falcon.HTTPSeeOther("/dashboard/login")
+
+
+class DashboardStatic:
+    auth = "public"
+
+    def on_get(self, req, resp, name: str):
+        path = (WEB_DIR / "static" / name).resolve()
+        if path.parent != (WEB_DIR / "static").resolve() or path.suffix not in STATIC_TYPES or not path.is_file():
+            raise falcon.HTTPNotFound(title="Not found", description=f"No static file {name}.")
+        resp.content_type = STATIC_TYPES[path.suffix]
+        resp.cache_control = ["no-cache"]
+        resp.data = path.read_bytes()
+
+
+class Overview:
+    auth = "admin"
+
+    @api.validate(tags=["ops"])
+    def on_get(self, req, resp):
+        """Health, periodic schedule, active and recent jobs, failed jobs, dead letters: the dashboard as JSON."""
+        resp.media = overview()
+
+
+def register(app, runtime):
+    app.add_route("/dashboard", DashboardPage())
+    app.add_route("/dashboard/sections", DashboardSections())
+    app.add_route("/dashboard/login", DashboardLogin())
+    app.add_route("/dashboard/logout", DashboardLogout())
+    app.add_route("/dashboard/static/{name}", DashboardStatic())
+    app.add_route("/api/admin/overview", Overview())
