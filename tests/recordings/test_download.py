@@ -33,7 +33,7 @@ def test_signed_callback_downloads_the_file_once_byte_identical_then_transcribes
     transcript = call["transcript"]
     assert transcript["status"] == "completed" and transcript["job_id"] == transcript_job.id
     assert transcript["provider"] == "webrtcvad" and transcript["speakers"] == 1
-    # Tone 0.75 s, silence 0.75 s, ...: two speech segments, at the tones.
+    # Voice 0.75 s, silence 0.75 s, voice, silence: two speech segments, where the voice is.
     segments = transcript["segments"]
     assert len(segments) == 2, segments
     assert segments[0]["start"] < 0.2 and 0.6 < segments[0]["end"] < 1.2
@@ -81,13 +81,13 @@ def test_wrong_credentials_fail_at_once_without_retry(client, business, test_env
 def test_one_business_never_has_more_than_three_downloads_and_does_not_starve_another(
         client, make_business, fake_twilio, module_worker):
     busy, quiet = make_business("Busy"), make_business("Quiet")
-    busy_sids = [fake_twilio.add(busy.id, body=make_mp3(1.0, 300 + i), chunk_size=1024, chunk_delay=0.1)
+    busy_sids = [fake_twilio.add(busy.id, body=make_mp3(1.0, 100 + 5 * i), chunk_size=1024, chunk_delay=0.1)
                  for i in range(20)]
     module_worker()
     for sid in busy_sids:
         assert post_callback(client, fake_twilio, busy.id, fake_twilio.callback_form(sid)).status_code == 204
     wait_for(lambda: fake_twilio.max_active[busy.id] >= 1, 30, what="first busy download")
-    quiet_sid = fake_twilio.add(quiet.id, body=make_mp3(0.5, 900), chunk_size=1024, chunk_delay=0.05)
+    quiet_sid = fake_twilio.add(quiet.id, body=make_mp3(0.5, 200), chunk_size=1024, chunk_delay=0.05)
     assert post_callback(client, fake_twilio, quiet.id, fake_twilio.callback_form(quiet_sid)).status_code == 204
 
     quiet_row = wait_recording(quiet_sid, "ready", timeout=60)

@@ -53,7 +53,7 @@ def test_public_base_url_signature_and_a_stuck_download_ends_in_503_naming_the_q
 
 def test_recording_not_local_gets_one_priority_download_then_plays_with_ranges(
         app, client, business, make_business, fake_twilio, module_worker):
-    body = make_mp3(seconds=2, frequency=523)
+    body = make_mp3(seconds=2, pitch=180)
     sid = fake_twilio.add(business.id, body=body)
     form = fake_twilio.callback_form(sid)
     assert post_callback(client, fake_twilio, business.id, form).status_code == 204

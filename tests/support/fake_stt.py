@@ -45,7 +45,7 @@ def _multipart_fields(content_type: str, body: bytes) -> dict:
         payload = part.get_payload(decode=True) or b""
         if part.get_filename():
             fields[name] = {"filename": part.get_filename(), "bytes": len(payload),
-                            "content_type": part.get_content_type()}
+                            "content_type": part.get_content_type(), "undecodable": b"NOT-AUDIO" in payload}
         else:
             fields.setdefault(name, []).append(payload.decode())
     return fields
@@ -70,6 +70,8 @@ def _handler(fake: FakeSTT):
                 return self._json(500, {"error": {"message": "temporary failure"}})
             if "file" not in fields or not fields["file"]["bytes"]:
                 return self._json(400, {"error": {"message": "file is required"}})
+            if fields["file"]["undecodable"]:
+                return self._json(400, {"error": {"message": "Audio file might be corrupted or unsupported"}})
             self._json(200, {
                 "task": "transcribe", "language": "english", "duration": 1.5,
                 "text": "shalom this is a test",

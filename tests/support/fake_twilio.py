@@ -22,22 +22,42 @@ from twilio.request_validator import RequestValidator
 from tests.support.processes import free_port
 
 
-def make_mp3(seconds: float = 1.0, frequency: float = 440.0, sample_rate: int = 16_000, silence_every: float = 0,
-             bitrate: int = 32) -> bytes:
-    """A real mp3 (LAME via lameenc): a tone, optionally alternating with silence every `silence_every` s."""
-    import lameenc
-
-    samples = []
+def voice_like(seconds: float, sample_rate: int = 16_000, pitch: float = 130.0) -> list[int]:
+    """Samples that a voice-activity detector takes for speech: a gliding pitch with harmonics, syllable-paced."""
+    samples, phase = [], 0.0
     for i in range(int(seconds * sample_rate)):
         t = i / sample_rate
-        quiet = silence_every and int(t / silence_every) % 2 == 1
-        samples.append(0 if quiet else int(9000 * math.sin(2 * math.pi * frequency * t)))
+        phase += 2 * math.pi * (pitch + 20 * math.sin(2 * math.pi * 3 * t)) / sample_rate
+        envelope = 0.55 + 0.45 * math.sin(2 * math.pi * 4 * t)
+        value = sum(math.sin(k * phase) / k * (1.6 if 4 <= k <= 6 else 1.0) for k in range(1, 16))
+        samples.append(max(-32768, min(32767, int(1700 * envelope * value))))
+    return samples
+
+
+def speech_pcm(pattern: list[tuple[float, bool]], sample_rate: int = 16_000, pitch: float = 130.0) -> bytes:
+    """16-bit mono PCM of (seconds, is_speech) pieces; the rest is silence."""
+    samples: list[int] = []
+    for seconds, speech in pattern:
+        samples += voice_like(seconds, sample_rate, pitch) if speech else [0] * int(seconds * sample_rate)
+    return struct.pack(f"<{len(samples)}h", *samples)
+
+
+def make_mp3(seconds: float = 1.0, pitch: float = 130.0, sample_rate: int = 16_000, silence_every: float = 0,
+             bitrate: int = 32) -> bytes:
+    """A real mp3 (LAME via lameenc) of voice-like sound, alternating with silence every `silence_every` s."""
+    import lameenc
+
+    if silence_every:
+        pieces = int(math.ceil(seconds / silence_every))
+        pattern = [(silence_every, index % 2 == 0) for index in range(pieces)]
+    else:
+        pattern = [(seconds, True)]
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(bitrate)
     encoder.set_in_sample_rate(sample_rate)
     encoder.set_channels(1)
     encoder.set_quality(7)
-    return bytes(encoder.encode(struct.pack(f"<{len(samples)}h", *samples)) + encoder.flush())
+    return bytes(encoder.encode(speech_pcm(pattern, sample_rate, pitch)) + encoder.flush())
 
 
 def new_sid(prefix: str) -> str:

@@ -1,0 +1,50 @@
+"""Recordings cleanup: files past retention deleted in batches, recordings and calls marked, idempotent."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import update
+
+from actors.recordings import cleanup_recordings
+from actors.recordings_work import cleanup_expired_recordings, recording_file
+from db import recordings_store as store
+from db.base import utcnow
+from db.models.recordings import Recording
+from prosaas.clients import recording_files
+from tests.recordings.helpers import recording_row
+from tests.support.fake_twilio import new_sid
+
+
+def stored_recording(runtime, business_id: int, age_days: float) -> str:
+    sid = new_sid("RE")
+    relative, path = recording_file(business_id, sid)
+    recording_files.write_atomically(path, [b"mp3-bytes"], expected_size=9)
+    with runtime.database.session() as session:
+        store.record_recording(session, business_id=business_id, call_sid=new_sid("CA"), recording_sid=sid,
+                               recording_url=f"https://api.twilio.com/x/{sid}", duration_s=1, channels=1)
+        store.mark_downloaded(session, sid, file_path=relative, size_bytes=9, duration_s=1.0, download_ms=5)
+        session.execute(update(Recording).where(Recording.recording_sid == sid)
+                        .values(downloaded_at=utcnow() - dt.timedelta(days=age_days)))
+    return sid
+
+
+def test_cleanup_deletes_old_files_in_batches_and_is_idempotent(runtime, business, client):
+    retention = runtime.settings.recordings_retention_days
+    old = [stored_recording(runtime, business.id, retention + 1 + i) for i in range(5)]
+    fresh = stored_recording(runtime, business.id, retention - 1)
+    already_gone = stored_recording(runtime, business.id, retention + 3)
+    recording_files.delete(recording_files.absolute(recording_row(already_gone).file_path))
+
+    result = cleanup_expired_recordings(retention_days=retention, batch_size=2)
+    assert result["expired"] >= 6 and result["files_deleted"] >= 5 and result["already_gone"] >= 1
+    for sid in old + [already_gone]:
+        row = recording_row(sid)
+        assert row.status == "expired" and row.file_path is None and row.expired_at is not None
+        assert not recording_file(business.id, sid)[1].exists()
+        call = client.simulate_get(f"/api/calls/{row.call_sid}", headers=business.headers).json
+        assert call["recordings_expired_at"] and call["recording"]["status"] == "expired"
+    assert recording_row(fresh).status == "ready" and recording_file(business.id, fresh)[1].exists()
+
+    again = cleanup_recordings()  # the periodic actor, called directly: nothing left to do
+    assert again["expired"] == 0 and again["files_deleted"] == 0
+    assert cleanup_recordings.queue_name == "maintenance" and str(cleanup_recordings.options["periodic"])

@@ -1,0 +1,87 @@
+"""POST /api/sessions → 202; the session worker (3 retries at 5/10/20 s) with a speech-to-text provider configured."""
+from __future__ import annotations
+
+import pytest
+
+from actors.sessions import process_audio_session
+from tests.support.fake_twilio import make_mp3
+from tests.support.processes import wait_for
+
+
+def upload(client, business, data: bytes, content_type: str = "audio/mpeg", name: str = "file"):
+    boundary = "prosaasboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"call.mp3\"\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return client.simulate_post("/api/sessions", body=body, headers={
+        **business.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def session_of(client, business, session_id: str, *statuses: str, timeout: float = 60) -> dict:
+    def done():
+        view = client.simulate_get(f"/api/sessions/{session_id}", headers=business.headers).json
+        return view if view["status"] in statuses else None
+    return wait_for(done, timeout, interval=0.2, what=f"session {session_id} to be {'/'.join(statuses)}")
+
+
+@pytest.fixture(scope="module")
+def stt_worker(module_worker, fake_stt):
+    return module_worker(queues="default", env={"TRANSCRIPTION_URL": fake_stt.url,
+                                                "TRANSCRIPTION_API_KEY": fake_stt.api_key})
+
+
+def test_the_session_actor_keeps_the_original_retry_schedule():
+    assert process_audio_session.queue_name == "default"
+    assert process_audio_session.options["max_retries"] == 3
+    assert process_audio_session.options["min_backoff"] == 5_000  # 5 s, 10 s, 20 s
+
+
+def test_upload_is_processed_with_words_and_one_speaker(client, business, make_business, fake_stt, stt_worker):
+    audio = make_mp3(seconds=2)
+    accepted = upload(client, business, audio)
+    assert accepted.status_code == 202, accepted.text
+    session_id, job_id = accepted.json["session_id"], accepted.json["job_id"]
+    view = session_of(client, business, session_id, "completed", "failed")
+    assert view["status"] == "completed", view["error"]
+    assert view["job_id"] == job_id and view["attempts"] == 1 and view["size_bytes"] == len(audio)
+    result = view["result"]
+    assert result["duration_s"] == 1.5 and result["speakers"] == 1 and result["provider"] == "openai_compatible"
+    assert [w["word"] for w in result["words"]] == ["shalom", "this", "is", "a", "test"]
+    assert result["segments"][0]["text"] == "shalom this is a test"
+    sent = fake_stt.requests[-1]
+    assert sent["model"] == ["whisper-1"] and sent["response_format"] == ["verbose_json"]
+    assert sent["file"]["bytes"] == len(audio) and sent["file"]["content_type"] == "audio/mpeg"
+    job = client.simulate_get(f"/api/jobs/{job_id}", headers=business.headers).json
+    assert job["status"] == "completed" and job["type"] == "audio_session"
+    assert client.simulate_get(f"/api/sessions/{session_id}", headers=make_business().headers).status_code == 404
+
+
+def test_a_transient_provider_failure_is_retried_after_5_seconds(client, business, fake_stt, stt_worker):
+    fake_stt.fail_first = len(fake_stt.requests) + 1  # the next request fails with 500
+    session_id = upload(client, business, make_mp3(seconds=1)).json["session_id"]
+    view = session_of(client, business, session_id, "completed", "failed", timeout=60)
+    assert view["status"] == "completed" and view["attempts"] == 2
+    assert "SESSION_RETRY" in stt_worker.log()
+
+
+def test_audio_the_provider_refuses_fails_at_once_with_the_error(client, business, stt_worker):
+    accepted = upload(client, business, b"ID3" + b"NOT-AUDIO" * 100)
+    assert accepted.status_code == 202
+    view = session_of(client, business, accepted.json["session_id"], "failed", "completed")
+    assert view["status"] == "failed" and view["attempts"] == 1
+    assert "HTTP 400" in view["error"] and view["result"] is None
+    job = client.simulate_get(f"/api/jobs/{accepted.json['job_id']}", headers=business.headers).json
+    assert job["status"] == "failed" and job["attempts"] == 1
+
+
+def test_uploads_are_type_checked_and_size_limited(client, business, runtime):
+    assert upload(client, business, b"hello", content_type="text/plain").status_code == 415
+    assert upload(client, business, b"<html>not audio</html>", content_type="audio/mpeg").status_code == 415
+    response = client.simulate_post("/api/sessions", json={"audio": "x"}, headers=business.headers)
+    assert response.status_code == 415 and "audio" in response.json["description"]
+    assert upload(client, business, make_mp3(0.2), name="other").status_code == 422
+    too_big = b"ID3" + bytes(runtime.settings.max_body_bytes)
+    assert upload(client, business, too_big).status_code == 413
+    raw = client.simulate_post("/api/sessions", body=make_mp3(0.5),
+                               headers={**business.headers, "Content-Type": "audio/mpeg"})
+    assert raw.status_code == 202 and raw.json["session_id"]
+    assert client.simulate_get("/api/sessions/nope", headers=business.headers).status_code == 404
