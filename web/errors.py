@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 import falcon
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from db.job_store import JobConflict
 from prosaas.errors import BadInput, BrokerUnavailable
@@ -25,6 +25,12 @@ def _database_down(req, resp, ex, params):
     raise falcon.HTTPServiceUnavailable(title="Database unavailable",
                                         description="The database is unreachable; try again shortly.",
                                         retry_after=5)
+
+
+def _out_of_range(req, resp, ex, params):
+    log.info("HTTP_422 reason=value_out_of_range path=%s error=%s", req.path, type(ex).__name__)
+    raise falcon.HTTPUnprocessableEntity(title="Invalid request",
+                                         description="A value in the request is out of range or malformed.")
 
 
 def _conflict(req, resp, ex, params):
@@ -74,6 +80,9 @@ def install_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(InterfaceError, _database_down)
     app.add_error_handler(JobConflict, _conflict)
     app.add_error_handler(BadInput, _bad_input)
+    # A value the database cannot store (an id beyond BIGINT, say) is the caller's mistake, not a 500.
+    app.add_error_handler(DataError, _out_of_range)
+    app.add_error_handler(OverflowError, _out_of_range)
     install_broker_error_handlers(app)
 
 

@@ -1,9 +1,19 @@
 """Request validation and the OpenAPI document, from the same pydantic declarations (spectree)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import falcon
+from pydantic import BaseModel
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData, SecureType
+
+
+class ErrorBody(BaseModel):
+    """Every error response: {"title", "description"} (also what a 422 looks like, see _reject_invalid)."""
+
+    title: str
+    description: Optional[str] = None
 
 
 def _reject_invalid(req, resp, error, _instance, *_args):
@@ -18,6 +28,7 @@ def _reject_invalid(req, resp, error, _instance, *_args):
 
 api = SpecTree(
     "falcon", title="prosaas", version="1", path="apidoc", annotations=True, before=_reject_invalid, mode="strict",
+    validation_error_model=ErrorBody,
     security_schemes=[
         SecurityScheme(name="business_key", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")),
     ],
