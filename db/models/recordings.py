@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
@@ -61,7 +61,7 @@ class Recording(Base):
     channels: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     file_path: Mapped[Optional[str]] = mapped_column(Text, nullable=True)  # relative to the recordings dir
     size_bytes: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
-    duration_s: Mapped[Optional[float]] = mapped_column(nullable=True)
+    duration_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     download_ms: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     download_job_id: Mapped[Optional[str]] = mapped_column(String(40), nullable=True)
     priority_job_id: Mapped[Optional[str]] = mapped_column(String(40), nullable=True)

@@ -31,7 +31,7 @@ class RecordingCallbackForm(BaseModel):
     AccountSid: Optional[str] = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
     CallSid: str = Field(pattern=r"^CA[0-9a-fA-F]{32}$")
     RecordingSid: str = Field(pattern=r"^RE[0-9a-fA-F]{32}$")
-    RecordingUrl: str = Field(pattern=r"^https?://[^\s]+$", max_length=2000)
+    RecordingUrl: Optional[str] = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2000)
     RecordingStatus: Literal["in-progress", "completed", "absent", "failed"]
     RecordingDuration: Optional[int] = Field(default=None, ge=-1, le=7 * 24 * 3600)
     RecordingChannels: Optional[int] = Field(default=None, ge=1, le=2)
@@ -73,12 +73,15 @@ class TwilioRecordingStatus:
             fields = RecordingCallbackForm(**params)
         except ValidationError as exc:
             raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=_problems(exc)) from None
+        if fields.RecordingStatus == "completed" and not fields.RecordingUrl:
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request",
+                                                 description="RecordingUrl: required for a completed recording")
         with req.context.runtime.database.session() as session:
             if get_business(session, query.business_id) is None:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No business {query.business_id}.")
         accept_recording_callback(
             query.business_id, call_sid=fields.CallSid, recording_sid=fields.RecordingSid,
-            recording_url=fields.RecordingUrl, recording_status=fields.RecordingStatus,
+            recording_url=fields.RecordingUrl or "", recording_status=fields.RecordingStatus,
             duration_s=fields.RecordingDuration if (fields.RecordingDuration or 0) >= 0 else None,
             channels=fields.RecordingChannels)
         resp.status = falcon.HTTP_204
