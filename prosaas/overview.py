@@ -22,6 +22,28 @@ from prosaas.runtime import get_runtime
 ACTIVE_STATUSES = (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.PAUSED)
 
 
+def parse_moment(value) -> Optional[dt.datetime]:
+    """An aware datetime from an ISO string or epoch seconds (None stays None)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    parsed = dt.datetime.fromisoformat(str(value).replace(" ", "T"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def relative_time(value) -> str:
+    """'12s ago' / 'in 3m' / 'in 7.3h' for an ISO time or epoch seconds; '-' when unknown."""
+    moment = parse_moment(value)
+    if moment is None:
+        return "-"
+    seconds = (moment - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    span = abs(seconds)
+    text = (f"{span:.0f}s" if span < 90 else f"{span / 60:.0f}m" if span < 5400 else
+            f"{span / 3600:.1f}h" if span < 172800 else f"{span / 86400:.0f}d")
+    return f"in {text}" if seconds > 1 else f"{text} ago"
+
+
 def _next_tick(spec: Optional[str], last_next: Optional[str]) -> Optional[str]:
     """The next tick from the cron spec (the stored one goes stale once it has passed)."""
     if not spec:

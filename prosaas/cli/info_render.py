@@ -1,30 +1,11 @@
 """Text rendering of the operators' picture (prosaas.overview) for `prosaas info`: compact, fixed-width tables."""
 from __future__ import annotations
 
-import datetime as dt
-import time
-from typing import Any, Optional
+from typing import Any
+
+from prosaas.overview import relative_time as ago
 
 BAR_WIDTH = 20
-
-
-def _moment(value) -> Optional[dt.datetime]:
-    if not value:
-        return None
-    if isinstance(value, (int, float)):
-        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
-    parsed = dt.datetime.fromisoformat(str(value).replace(" ", "T"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
-def ago(value) -> str:
-    moment = _moment(value)
-    if moment is None:
-        return "-"
-    seconds = time.time() - moment.timestamp()
-    span = abs(seconds)
-    text = f"{span:.0f}s" if span < 90 else f"{span / 60:.0f}m" if span < 5400 else f"{span / 3600:.1f}h"
-    return f"in {text}" if seconds < -1 else f"{text} ago"
 
 
 def bar(percent: float) -> str:
@@ -89,16 +70,28 @@ def _jobs(picture: dict) -> list[str]:
     stale = {job["id"] for job in picture["health"].get("stale_jobs", [])}
     rows = [[job["id"][:12], job["type"][:24], job["business_id"], job["queue"],
              job["status"] + (" STALE" if job["id"] in stale else ""),
-             f"{bar(job['progress']['percent'])} {job['progress']['processed']}/{job['progress']['total']}",
+             _progress(job),
              "-" if job["duration_s"] is None else f"{job['duration_s']:.1f}s"]
             for job in picture["jobs"][:15]]
     return table(["JOB", "TYPE", "BUSINESS", "QUEUE", "STATUS", "PROGRESS", "DURATION"], rows, right=(2, 6))
 
 
+def _progress(job: dict) -> str:
+    progress = job["progress"]
+    if not progress["total"] and job["status"] != "completed":
+        return "-"
+    return f"{bar(progress['percent'])} {progress['processed']}/{progress['total']}"
+
+
+def error_text(job: dict) -> str:
+    """The error, prefixed by its reason unless the error already starts with it."""
+    error, reason = job.get("error") or "", job.get("error_reason")
+    return f"{reason}: {error}" if reason and not error.startswith(reason) else error
+
+
 def _failed(picture: dict) -> list[str]:
-    rows = [[job["id"][:12], job["type"][:24], job["business_id"], job["attempts"], ago(job["finished_at"]),
-             ((job["error_reason"] + ": ") if job["error_reason"] else "") + (job["error"] or "")[:70]]
-            for job in picture["failed_jobs"][:10]]
+    rows = [[job["id"], job["type"][:24], job["business_id"], job["attempts"], ago(job["finished_at"]),
+             error_text(job)[:70]] for job in picture["failed_jobs"][:10]]
     return table(["JOB", "TYPE", "BUSINESS", "TRIES", "FAILED", "ERROR"], rows, right=(2, 3))
 
 

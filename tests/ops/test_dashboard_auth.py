@@ -76,3 +76,10 @@ def test_static_files_are_served_and_nothing_else(client):
     assert client.simulate_get("/dashboard/static/dashboard.css").headers["content-type"].startswith("text/css")
     assert client.simulate_get("/dashboard/static/..%2Fapp.py").status_code == 404
     assert client.simulate_get("/dashboard/static/missing.js").status_code == 404
+
+
+def test_the_admin_bearer_token_opens_the_page_and_leaves_a_cookie_for_its_polling(client, admin_headers):
+    page = client.simulate_get("/dashboard", headers={**admin_headers, **BROWSER})
+    assert page.status_code == 200 and 'id="workers"' in page.text
+    assert page.cookies["prosaas_admin"].http_only
+    assert client.simulate_get("/dashboard", headers={"Authorization": "Bearer wrong", **BROWSER}).status_code == 401

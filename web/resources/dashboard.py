@@ -6,7 +6,6 @@ the login form; the page polls `GET /dashboard/sections` (the same templates, re
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import falcon
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from db.businesses import business_for_key
-from prosaas.overview import overview
+from prosaas.overview import overview, parse_moment, relative_time
 from web.auth import ADMIN_COOKIE, CSRF_HEADER, bearer_token, is_admin_cookie, is_admin_token
 from web.spec import api
 
@@ -33,29 +32,8 @@ SECURITY_HEADERS = {
 }
 
 
-def _parse_time(value):
-    if not value:
-        return None
-    if isinstance(value, (int, float)):
-        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
-    parsed = dt.datetime.fromisoformat(str(value).replace(" ", "T"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
-def relative_time(value) -> str:
-    """'12 s ago' / 'in 3 min' for an ISO time or epoch seconds."""
-    moment = _parse_time(value)
-    if moment is None:
-        return "-"
-    seconds = (moment - dt.datetime.now(dt.timezone.utc)).total_seconds()
-    span = abs(seconds)
-    text = (f"{span:.0f} s" if span < 90 else f"{span / 60:.0f} min" if span < 5400 else
-            f"{span / 3600:.1f} h" if span < 172800 else f"{span / 86400:.0f} d")
-    return f"in {text}" if seconds > 1 else f"{text} ago"
-
-
 def short_time(value) -> str:
-    moment = _parse_time(value)
+    moment = parse_moment(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
