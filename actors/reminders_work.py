@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from db import reminders_store
 from db.base import utcnow
 from db.businesses import get_business
-from db.models.messaging import SendStatus
+from db.models.messaging import ReminderSendStatus
 from prosaas.errors import BrokerUnavailable
 from prosaas.jobs import enqueue_tracked
 from prosaas.runtime import get_runtime
@@ -22,7 +22,6 @@ log = logging.getLogger("prosaas.reminders")
 GRACE = dt.timedelta(minutes=2)            # a late tick still sends an offset up to this long after due
 ORPHAN_AFTER = dt.timedelta(minutes=2)     # a claim without its push job this long is re-enqueued
 FINISHED_RETENTION = dt.timedelta(days=7)  # reminders cleanup deletes finished ones older than this
-CLAIMED, ENQUEUED = "claimed", "enqueued"
 
 
 def offset_to_send(due_at: dt.datetime, now: dt.datetime, offsets: list[int]) -> tuple[int | None, list[int]]:
@@ -78,14 +77,14 @@ def run_tick(now: dt.datetime | None = None) -> dict[str, int]:
             reminder = reminders_store.get_reminder(session, business_id, reminder_id)
             if reminder is None or offset in reminders_store.sent_offsets(session, reminder_id):
                 continue
-            claim = reminders_store.claim_offset(session, reminder, offset, CLAIMED)
+            claim = reminders_store.claim_offset(session, reminder, offset, ReminderSendStatus.CLAIMED)
         # The session above committed: if our insert is there, this tick alone owns the offset.
         if claim is None:
             counts["lost_race"] += 1
             continue
         with database.session() as session:
             for earlier in superseded:
-                if reminders_store.claim_offset(session, reminder, earlier, SendStatus.SKIPPED) is not None:
+                if reminders_store.claim_offset(session, reminder, earlier, ReminderSendStatus.SKIPPED) is not None:
                     counts["skipped_offsets"] += 1
         try:
             enqueued = _enqueue_push(business_id, reminder_id, user_id, text, due_at, offset,
@@ -96,7 +95,7 @@ def run_tick(now: dt.datetime | None = None) -> dict[str, int]:
             counts["enqueue_failed"] += 1
             continue
         with database.session() as session:
-            reminders_store.set_send_job(session, claim.id, enqueued.job.id, ENQUEUED)
+            reminders_store.set_send_job(session, claim.id, enqueued.job.id, ReminderSendStatus.ENQUEUED)
         counts["notified"] += 1
         log.info("REMINDER_NOTIFIED business_id=%s reminder_id=%s offset_minutes=%s job_id=%s", business_id,
                  reminder_id, offset, enqueued.job.id)
@@ -125,7 +124,7 @@ def _recover_orphaned_claims(now: dt.datetime) -> int:
         except BrokerUnavailable:
             continue
         with database.session() as session:
-            reminders_store.set_send_job(session, send.id, enqueued.job.id, ENQUEUED)
+            reminders_store.set_send_job(session, send.id, enqueued.job.id, ReminderSendStatus.ENQUEUED)
         recovered += 1
         log.info("REMINDER_CLAIM_RECOVERED reminder_id=%s offset_minutes=%s", send.reminder_id, send.offset_minutes)
     return recovered

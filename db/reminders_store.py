@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.base import new_id, utcnow
-from db.models.messaging import Reminder, ReminderSend, ReminderStatus
+from db.models.messaging import Reminder, ReminderSend, ReminderSendStatus, ReminderStatus
 
 
 def create_reminder(session: Session, *, business_id: int, user_id: str, text: str, due_at: dt.datetime) -> Reminder:
@@ -105,7 +105,7 @@ def delete_finished(session: Session, *, finished_before: dt.datetime, limit: in
 def orphaned_claims(session: Session, *, claimed_before: dt.datetime, limit: int = 100) -> list[ReminderSend]:
     """Claims whose push job was never enqueued (the tick's worker died in between)."""
     return list(session.scalars(select(ReminderSend).where(ReminderSend.job_id.is_(None),
-                                                           ReminderSend.status == "claimed",
+                                                           ReminderSend.status == ReminderSendStatus.CLAIMED,
                                                            ReminderSend.created_at < claimed_before)
                                 .limit(limit)))
 

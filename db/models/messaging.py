@@ -98,7 +98,6 @@ class SendStatus:
     SENT = "sent"
     GONE = "gone"        # 404/410: subscription disabled
     FAILED = "failed"    # refused for good (other 4xx)
-    SKIPPED = "skipped"  # reminders: an offset superseded by a later one (a missed tick)
 
 
 class NotificationSend(Base):
@@ -145,6 +144,12 @@ class Reminder(Base):
     )
 
 
+class ReminderSendStatus:
+    CLAIMED = "claimed"    # this tick owns the offset; its push job is being enqueued
+    ENQUEUED = "enqueued"  # the push job exists (job_id)
+    SKIPPED = "skipped"    # superseded by a later offset (a missed tick): never sent
+
+
 class ReminderSend(Base):
     """Exactly one row per reminder and offset: the insert that wins is the one that notifies."""
 
@@ -154,7 +159,7 @@ class ReminderSend(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     reminder_id: Mapped[str] = mapped_column(ForeignKey("reminders.id", ondelete="CASCADE"))
     offset_minutes: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default=SendStatus.SENDING)
+    status: Mapped[str] = mapped_column(String(16), default=ReminderSendStatus.CLAIMED)
     job_id: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -116,3 +116,18 @@ def test_a_late_periodic_tick_is_skipped_by_the_worker(runtime, messaging_worker
     broker.enqueue(message)
     wait_for(lambda: f"Skipping {message.message_id}" in messaging_worker.log(), 20,
              what="the worker to skip a tick older than the bound")
+
+
+def test_a_claim_whose_push_was_never_enqueued_is_recovered_once(make_business, runtime):
+    business = make_business("Orphan")
+    with runtime.database.session() as session:
+        reminder = reminders_store.create_reminder(session, business_id=business.id, user_id="u", text="t",
+                                                   due_at=utcnow() + dt.timedelta(minutes=3))
+        session.add(ReminderSend(business_id=business.id, reminder_id=reminder.id, offset_minutes=5,
+                                 status="claimed", created_at=utcnow() - dt.timedelta(minutes=3)))
+    # The tick's worker died between claiming offset 5 and enqueueing its push.
+    assert run_tick()["recovered"] == 1
+    assert run_tick()["recovered"] == 0
+    with runtime.database.session() as session:
+        [send] = reminders_store.sends_of(session, business.id, reminder.id)
+        assert send.status == "enqueued" and send.job_id

@@ -155,10 +155,9 @@ def test_the_fast_test_clock_is_the_same_in_every_process():
     assert first.tzinfo is not None
 
 
-def test_two_real_scheduler_processes_fire_each_tick_once(tmp_logs, runtime, broker, clean_queues):
+def test_two_real_scheduler_processes_fire_each_tick_once(tmp_logs, runtime, broker, clean_queues, client,
+                                                         admin_headers):
     """Two `prosaas scheduler` processes (HA), one killed halfway; minutes last 2 s (SCHEDULER_TICK_SECONDS)."""
-    from prosaas.health import scheduler_status
-
     env = {"SCHEDULER_TICK_SECONDS": "2"}
     first = start_scheduler(tmp_logs, env=env, name="scheduler-a")
     second = start_scheduler(tmp_logs, env=env, name="scheduler-b")
@@ -173,7 +172,9 @@ def test_two_real_scheduler_processes_fire_each_tick_once(tmp_logs, runtime, bro
         first.process.wait(10)
         seen = len(ticks())
         wait_for(lambda: len(ticks()) >= seen + 3, 30, what="3 more ticks from the surviving scheduler")
-        status = scheduler_status()
+        health = client.simulate_get("/api/jobs/health", headers=admin_headers)
+        assert health.status_code == 200, health.text
+        status = health.json["scheduler"]
     finally:
         second.stop()
         first.stop()
@@ -187,5 +188,35 @@ def test_two_real_scheduler_processes_fire_each_tick_once(tmp_logs, runtime, bro
     assert schedule["reminders_tick"] == "* * * * *" and schedule["reminders_cleanup"] == "0 3 * * *"
     assert schedule["whatsapp_sessions_cleanup"] == "*/5 * * * *"
     assert set(schedule) == {a.actor_name for a in broker.actors.values() if "periodic" in a.options}
-    assert "reminders_tick" in status["ticks"] and status["ticks"]["reminders_tick"]["next_tick"]
+    tick = status["ticks"]["reminders_tick"]
+    assert tick["last_tick"] and tick["next_tick"] > tick["last_tick"]
+    assert "missed_ticks" in status
     assert "SCHEDULER_STOPPED" in second.log()
+
+
+def test_real_scheduler_survives_a_redis_outage_and_counts_missed_ticks(tmp_logs, valkey):
+    """`prosaas scheduler` on a private valkey: stop it for a few (fast) minutes; the process goes on."""
+    client = valkey.client()
+    client.flushall()
+    namespace = "sched-outage"
+    env = {"SCHEDULER_TICK_SECONDS": "1", "REDIS_URL": valkey.url, "PROSAAS_REDIS_NAMESPACE": namespace}
+    scheduler = start_scheduler(tmp_logs, env=env, name="scheduler-outage")
+    try:
+        def ticks():
+            return [t for a, t in enqueued(client, namespace) if a == "reminders_tick"]
+        wait_for(lambda: len(ticks()) >= 2, 20, what="ticks before the outage")
+        valkey.stop()
+        wait_for(lambda: scheduler.log().count("TICK_MISSED") >= 2, 30, what="missed ticks while Redis is down")
+        assert scheduler.process.poll() is None, "the scheduler exited during the outage"
+        valkey.start()
+        client = valkey.client()
+        after = len(ticks())
+        wait_for(lambda: len(ticks()) >= after + 2, 20, what="ticks after Redis came back")
+        wait_for(lambda: int(client.get(Keys(namespace)("scheduler", "missed_ticks")) or 0) >= 2, 20,
+                 what="missed ticks written to Redis")
+    finally:
+        scheduler.stop()
+        if not valkey.is_up():
+            valkey.start()
+    all_ticks = enqueued(valkey.client(), namespace)
+    assert len(all_ticks) == len(set(all_ticks))

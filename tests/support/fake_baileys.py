@@ -14,14 +14,16 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
+
+from tests.support.local_http import LocalHTTPServer, QuietHandler
 
 _SEND = re.compile(r"^/sessions/(\d+)/messages/?$")
 _STATUS = re.compile(r"^/sessions/(\d+)/status/?$")
 
 
-class FakeBaileys:
+class FakeBaileys(LocalHTTPServer):
+    name = "fake-baileys"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self._lock = threading.Lock()
         self.sent: list[dict] = []          # accepted sends, in order
@@ -32,35 +34,9 @@ class FakeBaileys:
         self.delay_seconds: float = 0.0     # sleep before answering a send
         self._fail_queue: list[int] = []
         self._by_key: dict[tuple[int, str], str] = {}
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
+        super().__init__(host, port)
 
     # --- control -------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeBaileys":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-baileys", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> "FakeBaileys":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     def fail_next(self, n: int, status: int = 503) -> None:
         """The next `n` send requests answer `status` (and are not accepted)."""
         with self._lock:
@@ -107,38 +83,27 @@ class FakeBaileys:
     def _handler_class(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(QuietHandler):
+            def _json(self, status: int, body: dict) -> None:
+                self.answer(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
             def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 match = _SEND.match(self.path)
                 if not match:
-                    return self._answer(404, {"error": "not found"})
+                    return self._json(404, {"error": "not found"})
                 try:
                     body = json.loads(raw or b"{}")
                     if not isinstance(body, dict):
                         raise ValueError
                 except ValueError:
-                    return self._answer(400, {"error": "body must be a JSON object"})
-                self._answer(*fake._handle_send(int(match.group(1)), body))
+                    return self._json(400, {"error": "body must be a JSON object"})
+                self._json(*fake._handle_send(int(match.group(1)), body))
 
             def do_GET(self):
                 match = _STATUS.match(self.path)
                 if not match:
-                    return self._answer(404, {"error": "not found"})
-                self._answer(*fake._handle_status(int(match.group(1))))
+                    return self._json(404, {"error": "not found"})
+                self._json(*fake._handle_status(int(match.group(1))))
 
         return Handler

@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 from urllib.parse import urlparse
 
@@ -20,6 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from tests.support.local_http import LocalHTTPServer, QuietHandler
 
 
 def b64url(data: bytes) -> str:
@@ -48,7 +49,9 @@ def verify_vapid(header: Optional[str], expected_aud: str) -> tuple[bool, dict]:
     return claims.get("aud") == expected_aud, {**claims, "k": key}
 
 
-class FakeWebPush:
+class FakeWebPush(LocalHTTPServer):
+    name = "fake-webpush"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[ec.EllipticCurvePrivateKey, bytes]] = {}  # path -> (private key, auth)
@@ -56,33 +59,7 @@ class FakeWebPush:
         self._sticky: dict[str, int] = {}
         self.received: list[dict] = []   # decrypted deliveries that were answered 201
         self.attempts: list[dict] = []   # every POST
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeWebPush":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-webpush", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> "FakeWebPush":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().__init__(host, port)
 
     def new_subscription(self) -> dict:
         """A browser-like PushSubscription JSON whose keys this server holds."""
@@ -140,20 +117,10 @@ class FakeWebPush:
     def _handler_class(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status = fake._handle(urlparse(self.path).path, self.headers, body)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                if status == 201:
-                    self.send_header("Location", f"{fake.url}/message/{b64url(os.urandom(8))}")
-                self.end_headers()
+                status = fake._handle(urlparse(self.path).path, self.headers, self.read_body())
+                location = {"Location": f"{fake.url}/message/{b64url(os.urandom(8))}"} if status == 201 else {}
+                self.answer(status, b"", location)
 
         return Handler

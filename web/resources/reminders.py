@@ -11,6 +11,7 @@ from spectree import Response
 
 from db import reminders_store
 from db.base import utcnow
+from db.models.messaging import ReminderSendStatus
 from web.spec import api
 
 
@@ -88,7 +89,7 @@ class Reminders:
             resp.media = {"reminders": [
                 reminder_view(r, zone_name, zone,
                               [s.offset_minutes for s in reminders_store.sends_of(session, r.business_id, r.id)
-                               if s.status != "skipped"]) for r in rows]}
+                               if s.status != ReminderSendStatus.SKIPPED]) for r in rows]}
 
 
 class Reminder:
