@@ -6,9 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from tests.support.processes import free_port
+from tests.support.fake_twilio import serve_in_thread
 
 WORDS = [("shalom", 0.0, 0.4), ("this", 0.5, 0.7), ("is", 0.7, 0.8), ("a", 0.8, 0.9), ("test", 0.9, 1.3)]
 
@@ -22,10 +22,7 @@ class FakeSTT:
 
     def __post_init__(self):
         self.lock = threading.Lock()
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.port = serve_in_thread(_handler(self))
 
     @property
     def url(self) -> str:

@@ -60,6 +60,15 @@ def make_mp3(seconds: float = 1.0, pitch: float = 130.0, sample_rate: int = 16_0
     return bytes(encoder.encode(speech_pcm(pattern, sample_rate, pitch)) + encoder.flush())
 
 
+def serve_in_thread(handler) -> tuple[ThreadingHTTPServer, int]:
+    """A threaded HTTP server on 127.0.0.1 and a free port, serving in a daemon thread."""
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, port
+
+
 def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
@@ -87,11 +96,7 @@ class FakeTwilio:
 
     def __post_init__(self):
         self.lock = threading.Lock()
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server, self.port = serve_in_thread(_handler(self))
 
     # Set-up -------------------------------------------------------------------------
     @property

@@ -13,6 +13,7 @@ from actors.recordings import Playback, accept_recording_callback, request_playb
 from db import recordings_store as store
 from db.businesses import get_business
 from prosaas.clients import twilio_recordings
+from web.resources.jobs import Error
 from web.spec import api
 
 log = logging.getLogger("prosaas.web.recordings")
@@ -125,11 +126,6 @@ class Pending(BaseModel):
     status: str
     job_id: Optional[str]
     recording_sid: str
-
-
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
 
 
 class CallResource:

@@ -10,6 +10,7 @@ from spectree import Response
 from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
 from db import recordings_store as store
 from prosaas.clients import recording_files
+from web.resources.jobs import Error
 from web.spec import api
 
 READ_CHUNK = 64 * 1024
@@ -79,11 +80,6 @@ class SessionOut(BaseModel):
     filename: Optional[str]
     created_at: str
     finished_at: Optional[str]
-
-
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
 
 
 class Sessions:
