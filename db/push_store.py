@@ -81,6 +81,8 @@ def claim_send(session: Session, *, business_id: int, notification_key: str,
 
 def record_attempt(session: Session, send_id: int, status: str, error: Optional[str] = None) -> None:
     row = session.get(NotificationSend, send_id)
+    if row is None:  # the subscription was deleted meanwhile
+        return
     row.status = status
     row.attempts = (row.attempts or 0) + 1
     row.last_error = error[:1000] if error else None

@@ -61,7 +61,11 @@ class WhatsAppWebhook:
     @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=Error, HTTP_404=Error, HTTP_422=Error),
                   tags=["whatsapp"], security={})
     def on_post(self, req, resp):
-        """Baileys webhook: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`; answers 202 at once."""
+        """Baileys webhook: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`; answers 202 at once.
+
+        Body: `{"business_id": int, "messages": [{"id", "from", "text", "timestamp", "fromMe"?}]}` (read raw
+        for the signature, then validated: 401 bad signature, 422 malformed, 404 unknown business).
+        """
         secret = req.context.runtime.settings.whatsapp_webhook_secret
         if not secret:
             raise falcon.HTTPServiceUnavailable(title="Webhook not configured",
