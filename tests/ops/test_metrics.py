@@ -1,7 +1,9 @@
 """GET /metrics: Prometheus text summed over several worker and web processes; dead processes' gauges dropped."""
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -73,6 +75,13 @@ def test_metrics_sum_jobs_from_two_worker_processes_and_requests_from_two_web_pr
         assert value(after, "prosaas_workers_alive") >= 2
         text = requests.get(f"{base}/metrics", headers=admin_headers, timeout=10).text
         assert "# TYPE prosaas_tracked_jobs gauge" in text and "# TYPE prosaas_business_slots_in_use gauge" in text
+
+        # gunicorn's child_exit hook drops a killed web worker's live gauges (no scrape needed).
+        child = web.child_pids()[0]
+        live_file = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]) / f"gauge_livesum_{child}.db"
+        live_file.write_bytes(b"")
+        os.kill(child, signal.SIGKILL)
+        wait_for(lambda: not live_file.exists(), 20, what="child_exit to mark the killed web worker dead")
     finally:
         web.stop()
 

@@ -17,10 +17,14 @@
     return h;
   }
 
+  var flashTimer = null;
+
   function showFlash(text, isError) {
     flash.textContent = text;
     flash.className = isError ? "flash error" : "flash";
     flash.hidden = false;
+    window.clearTimeout(flashTimer);
+    flashTimer = window.setTimeout(function () { flash.hidden = true; }, isError ? 15000 : 6000);
   }
 
   // Replace only the sections whose HTML changed, so a button under the pointer survives a refresh.
