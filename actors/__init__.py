@@ -3,6 +3,7 @@ import prosaas.broker  # noqa: F401  (sets the global broker before any actor is
 
 from actors import diagnostics  # noqa: F401,E402
 from actors import receipts  # noqa: F401,E402
+from actors import broadcasts  # noqa: F401,E402
 from actors import push  # noqa: F401,E402
 from actors import reminders  # noqa: F401,E402
 from actors import whatsapp  # noqa: F401,E402

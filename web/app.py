@@ -10,13 +10,13 @@ from web.auth import AuthMiddleware
 from web.http_metrics import HttpMetricsMiddleware
 from web.limits import BodyLimitMiddleware
 from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
-from web.resources import receipts
+from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
 from web.resources import recordings, sessions
 from web.spec import api
 
 # Each module registers its own routes; a new resource group is one line here.
-ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions]
+ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions, broadcasts]
 
 
 class RuntimeContext:

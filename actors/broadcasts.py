@@ -1,0 +1,22 @@
+"""The WhatsApp broadcast actor: a batch job on `broadcasts` (one active per business) that waits for
+the Baileys session with growing retries (BROADCAST_RETRY_SECONDS first) instead of using up recipients."""
+from __future__ import annotations
+
+from typing import Optional
+
+import dramatiq
+
+from actors.broadcasts_work import send_broadcast as run_broadcast
+from prosaas.settings import get_settings
+
+# 10,000 recipients paced 3-4 s apart take about 10 hours.
+BROADCAST_TIME_LIMIT_MS = 12 * 3600 * 1000
+RETRY_MIN_BACKOFF_MS = int(get_settings().broadcast_retry_seconds * 1000)
+
+
+@dramatiq.actor(queue_name="broadcasts", batch=True, job_type="whatsapp_broadcast",
+                time_limit=BROADCAST_TIME_LIMIT_MS, max_retries=30, min_backoff=RETRY_MIN_BACKOFF_MS,
+                max_backoff=10 * 60 * 1000)
+def send_broadcast(business_id: int, broadcast_id: int) -> Optional[dict]:
+    """Send the broadcast's message to each of its queued recipients, once."""
+    return run_broadcast(business_id, broadcast_id)
