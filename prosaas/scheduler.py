@@ -95,7 +95,8 @@ class TickScheduler:
         tick_str = at.isoformat()
         key = self.keys("tick", actor.actor_name, tick_str)
         try:
-            if not self.client.set(key, self.instance_id, nx=True, ex=TICK_KEY_TTL_SECONDS):
+            if not self.client.set(key, self.instance_id, nx=True, ex=TICK_KEY_TTL_SECONDS) \
+                    and not self._owns_unsent_claim(actor.actor_name, at, key):
                 log.debug("TICK_ALREADY_FIRED actor=%s tick=%s", actor.actor_name, tick_str)
                 self._failed.pop((actor.actor_name, at), None)
                 return "duplicate"
@@ -115,6 +116,14 @@ class TickScheduler:
         log.info("TICK_FIRED actor=%s tick=%s scheduler=%s", actor.actor_name, tick_str, self.instance_id)
         self._record_tick(actor, at)
         return "fired"
+
+    def _owns_unsent_claim(self, actor_name: str, at: dt.datetime, key: str) -> bool:
+        """Our earlier attempt claimed this tick but failed before (or while) enqueueing, and the claim could
+        not be released (Redis went away): it is still ours to send."""
+        if (actor_name, at) not in self._failed:
+            return False
+        owner = self.client.get(key)
+        return owner is not None and owner.decode() == self.instance_id
 
     def _release(self, key: str) -> None:
         try:
