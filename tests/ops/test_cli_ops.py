@@ -2,7 +2,6 @@
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from dramatiq import Message
@@ -66,15 +65,20 @@ def test_doctor_fails_and_info_exits_nonzero_when_a_queue_has_messages_and_no_co
     assert stuck_row.split()[1] == "1" and "no consumer" in stuck_row
 
 
-def test_info_watch_redraws_in_place_until_interrupted(broker, clean_queues):
+def test_info_watch_redraws_in_place_until_interrupted(broker, clean_queues, tmp_path):
     _no_broadcasts_consumer()
     broker.enqueue(Message(queue_name="broadcasts", actor_name="record_run", args=(), options={},
                            kwargs={"business_id": 1, "marker": "watch"}))
-    process = subprocess.Popen([sys.executable, "-m", "prosaas", "info", "--watch", "--interval", "0.3"],
-                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
-    assert out.count("\x1b[H") >= 2, (out[-500:], err[-2000:])  # redrawn from the top, not scrolled
-    assert "prosaas info, every 0.3s" in out
+    output = tmp_path / "watch.out"
+    with open(output, "w") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "prosaas", "info", "--watch", "--interval", "0.3"],
+                                   cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, text=True)
+        try:
+            # Redrawn from the top (cursor home), not scrolled: at least three frames.
+            wait_for(lambda: output.read_text().count("\x1b[H") >= 3, 30, what="three redraws")
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(20)
+    out = output.read_text()
+    assert "prosaas info, every 0.3s" in out and "STUCK: broadcasts" in out
     assert process.returncode == 1  # the stuck queue still counts after Ctrl-C

@@ -48,7 +48,7 @@ def test_dashboard_shows_live_progress_and_retries_a_failed_job(browser_page, we
     try:
         batch_marker, poison_marker, letter_marker = marker(), marker(), marker()
         batch = enqueue_tracked(sample_actors.batch_counter, business_id=business.id,
-                                kwargs={"marker": batch_marker, "total": 30, "step_ms": 200}).job
+                                kwargs={"marker": batch_marker, "total": 50, "step_ms": 150}).job
         failing = enqueue_tracked(sample_actors.poison, business_id=make_business("Second business").id,
                                   kwargs={"marker": poison_marker}).job
         sample_actors.poison.send(business.id, letter_marker)  # untracked: only a dead letter shows it
