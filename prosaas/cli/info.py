@@ -71,6 +71,15 @@ def _check_settings(settings) -> list[Check]:
         checks.append(Check("data dir", "FAIL", f"{settings.data_dir}: {exc.strerror or exc}"))
     if not settings.admin_token:
         checks.append(Check("admin token", "WARN", "ADMIN_TOKEN unset: the dashboard and ops endpoints refuse everyone"))
+    unconfigured = [what for what, configured in (
+        ("recording downloads (TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)",
+         settings.twilio_account_sid and settings.twilio_auth_token),
+        ("Web Push (VAPID_PRIVATE_KEY)", settings.vapid_private_key),
+        ("WhatsApp sending (BAILEYS_URL)", settings.baileys_url),
+        ("WhatsApp webhook signatures (WHATSAPP_WEBHOOK_SECRET)", settings.whatsapp_webhook_secret),
+    ) if not configured]
+    if unconfigured:
+        checks.append(Check("integrations", "WARN", "not configured: " + "; ".join(unconfigured)))
     return checks
 
 

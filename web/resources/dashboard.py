@@ -107,6 +107,10 @@ class DashboardLogin:
             log.info("DASHBOARD_LOGIN remote=%s", req.remote_addr)
             raise falcon.HTTPSeeOther("/dashboard")
         log.warning("DASHBOARD_LOGIN_FAILED remote=%s", req.remote_addr)
+        if not runtime.settings.admin_token:
+            render(resp, "login.html", falcon.HTTP_401, error="ADMIN_TOKEN is not set on this deployment: "
+                                                              "nobody can open the dashboard.")
+            return
         if token and _is_business_key(runtime, token):
             render(resp, "login.html", falcon.HTTP_403, error="That is a business API key; "
                                                               "the dashboard needs the admin token.")
