@@ -1,4 +1,4 @@
-"""The operators' dashboard: a server-rendered page that re-fetches its own sections, its login, its JSON.
+"""The operators' dashboard: a server-rendered page that refreshes its own sections, its login form, its JSON.
 
 `GET /dashboard` takes `Authorization: Bearer <ADMIN_TOKEN>` or the `prosaas_admin` cookie set by
 the login form; the page polls `GET /dashboard/sections` (the same templates, rendered again) and
