@@ -12,6 +12,7 @@ from spectree import Response
 from actors.broadcasts import send_broadcast
 from db import broadcasts_store, job_store
 from prosaas.jobs import enqueue_tracked
+from web.resources.jobs import Error
 from web.spec import api
 
 MAX_RECIPIENTS = 10_000
@@ -77,11 +78,6 @@ class BroadcastOut(BaseModel):
     total: int
     counts: StatusCounts
     created_at: str
-
-
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
 
 
 class BroadcastsCollection:

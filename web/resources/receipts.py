@@ -3,6 +3,7 @@ POST /api/receipts/delete (all or chosen ids, as one tracked batch job per busin
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from decimal import Decimal
 from typing import Optional
@@ -15,11 +16,13 @@ from actors.receipts import delete_receipts
 from db import receipts_store
 from prosaas.clients import storage
 from prosaas.jobs import enqueue_tracked
+from web.resources.jobs import Error
 from web.spec import api
 
 # Sniffed from the file's first bytes: the declared Content-Type alone is not trusted.
 ACCEPTED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 MAX_IDS_PER_REQUEST = 10_000
+log = logging.getLogger("prosaas.receipts")
 
 
 def sniff_type(head: bytes) -> Optional[str]:
@@ -101,11 +104,6 @@ class DeleteAccepted(BaseModel):
     created: bool = Field(description="false when an active deletion job was returned instead of a new one")
 
 
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
-
-
 def receipt_view(receipt) -> dict:
     return {"id": receipt.id, "vendor": receipt.vendor, "amount": f"{receipt.amount:.2f}",
             "currency": receipt.currency, "issued_at": receipt.issued_at.isoformat(),
@@ -172,6 +170,10 @@ class ReceiptsCollection:
             raise falcon.HTTPServiceUnavailable(title="Storage unavailable",
                                                 description="The file store is unreachable; try again shortly.",
                                                 retry_after=10)
+        except storage.StoragePermanentError as exc:
+            log.error("RECEIPT_STORE_REFUSED business_id=%s error=%s", business_id, exc)
+            raise falcon.HTTPBadGateway(title="Storage refused the file",
+                                        description="The file store refused the upload; the operator has been told.")
         try:
             with runtime.database.session() as session:
                 receipt = receipts_store.add_receipt(
