@@ -25,7 +25,7 @@ def session_of(client, business, session_id: str, *statuses: str, timeout: float
 
 @pytest.fixture(scope="module")
 def stt_worker(module_worker, fake_stt):
-    return module_worker(queues="default", env={"TRANSCRIPTION_URL": fake_stt.url,
+    return module_worker(queues="default", env={"TRANSCRIPTION_URL": fake_stt.base_url,
                                                 "TRANSCRIPTION_API_KEY": fake_stt.api_key})
 
 

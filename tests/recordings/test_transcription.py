@@ -46,13 +46,13 @@ def test_vad_on_silence_finds_nothing_and_garbage_is_bad_audio(tmp_path):
 def test_openai_compatible_provider_against_the_fake(tmp_path, fake_stt):
     path = tmp_path / "call.mp3"
     path.write_bytes(make_mp3(1.0))
-    transcript = OpenAICompatibleProvider(fake_stt.url, fake_stt.api_key).transcribe(path)
+    transcript = OpenAICompatibleProvider(fake_stt.base_url, fake_stt.api_key).transcribe(path)
     assert transcript.text == "shalom this is a test" and len(transcript.words) == 5
     assert transcript.segments == [{"start": 0.0, "end": 1.3, "text": "shalom this is a test"}]
     with pytest.raises(TranscriptionRejected):
-        OpenAICompatibleProvider(fake_stt.url, "wrong-key").transcribe(path)
+        OpenAICompatibleProvider(fake_stt.base_url, "wrong-key").transcribe(path)
     fake_stt.fail_first = len(fake_stt.requests) + 1
     with pytest.raises(TranscriptionUnavailable):
-        OpenAICompatibleProvider(fake_stt.url, fake_stt.api_key).transcribe(path)
+        OpenAICompatibleProvider(fake_stt.base_url, fake_stt.api_key).transcribe(path)
     with pytest.raises(TranscriptionUnavailable):
         OpenAICompatibleProvider("http://127.0.0.1:9", fake_stt.api_key).transcribe(path)

@@ -3,35 +3,35 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler
 
-from tests.support.fake_twilio import serve_in_thread
+from tests.support.local_http import LocalHTTPServer, QuietHandler
 
 WORDS = [("shalom", 0.0, 0.4), ("this", 0.5, 0.7), ("is", 0.7, 0.8), ("a", 0.8, 0.9), ("test", 0.9, 1.3)]
 
 
-@dataclass
-class FakeSTT:
-    api_key: str = "test-stt-key"
-    fail_first: int = 0           # answer 500 to this many requests first
-    requests: list[dict] = field(default_factory=list)
-    port: int = 0
+class FakeSTT(LocalHTTPServer):
+    name = "fake-stt"
 
-    def __post_init__(self):
+    def __init__(self, api_key: str = "test-stt-key"):
+        self.api_key = api_key
+        self.fail_first = 0           # answer 500 until this many requests were seen
+        self.requests: list[dict] = []
         self.lock = threading.Lock()
-        self.server, self.port = serve_in_thread(_handler(self))
+        super().__init__()
+        self.start()
+
+    def _handler_class(self):
+        return _handler(self)
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         """TRANSCRIPTION_URL for this server (the OpenAI base URL, with /v1)."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.url}/v1"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
 
 def _multipart_fields(content_type: str, body: bytes) -> dict:
@@ -49,12 +49,9 @@ def _multipart_fields(content_type: str, body: bytes) -> dict:
 
 
 def _handler(fake: FakeSTT):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.read_body()
             if self.path != "/v1/audio/transcriptions":
                 return self._json(404, {"error": {"message": "not found"}})
             if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
@@ -77,11 +74,6 @@ def _handler(fake: FakeSTT):
             })
 
         def _json(self, status: int, payload: dict):
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
     return Handler

@@ -12,14 +12,15 @@ import struct
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from tests.support.processes import free_port
+from tests.support.local_http import LocalHTTPServer, QuietHandler
+
+JSON = {"Content-Type": "application/json"}
 
 
 def voice_like(seconds: float, sample_rate: int = 16_000, pitch: float = 130.0) -> list[int]:
@@ -60,15 +61,6 @@ def make_mp3(seconds: float = 1.0, pitch: float = 130.0, sample_rate: int = 16_0
     return bytes(encoder.encode(speech_pcm(pattern, sample_rate, pitch)) + encoder.flush())
 
 
-def serve_in_thread(handler) -> tuple[ThreadingHTTPServer, int]:
-    """A threaded HTTP server on 127.0.0.1 and a free port, serving in a daemon thread."""
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, port
-
-
 def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
@@ -84,24 +76,33 @@ class FakeRecording:
     bytes_sent: int = 0
 
 
-@dataclass
-class FakeTwilio:
-    account_sid: str
-    auth_token: str
-    recordings: dict[str, FakeRecording] = field(default_factory=dict)
-    active: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    max_active: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    unauthorized: int = 0
-    port: int = 0
+class FakeTwilio(LocalHTTPServer):
+    """Twilio's recording media endpoint for one account; `add()` recordings, then point callbacks at them."""
 
-    def __post_init__(self):
+    name = "fake-twilio"
+
+    def __init__(self, account_sid: str, auth_token: str):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.recordings: dict[str, FakeRecording] = {}
+        self.active: dict[int, int] = defaultdict(int)       # downloads in progress per business
+        self.max_active: dict[int, int] = defaultdict(int)   # the most ever seen at once per business
+        self.unauthorized = 0
         self.lock = threading.Lock()
-        self.server, self.port = serve_in_thread(_handler(self))
+        super().__init__()
+        self.start()
+
+    def _handler_class(self):
+        return _handler(self)
 
     # Set-up -------------------------------------------------------------------------
     @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     def recording_url(self, recording_sid: str, host: Optional[str] = None) -> str:
         """RecordingUrl as Twilio sends it (without .mp3)."""
@@ -128,17 +129,13 @@ class FakeTwilio:
         return self.recordings[recording_sid].requests
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
 
 def _handler(fake: FakeTwilio):
     expected_auth = "Basic " + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):  # keep test output quiet
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
             sid = self.path.rsplit("/", 1)[-1].removesuffix(".mp3")
             recording = fake.recordings.get(sid)
@@ -148,15 +145,23 @@ def _handler(fake: FakeTwilio):
             if self.headers.get("Authorization") != expected_auth:
                 with fake.lock:
                     fake.unauthorized += 1
-                return self._answer(401, b'{"code": 20003, "message": "Authenticate"}')
+                return self.answer(401, b'{"code": 20003, "message": "Authenticate"}', JSON)
             if recording is None or not self.path.endswith(".mp3"):
-                return self._answer(404, b'{"code": 20404}')
+                return self.answer(404, b'{"code": 20404}', JSON)
             with fake.lock:
                 if recording.requests <= recording.not_found_first:
-                    return self._answer(404, b'{"code": 20404}')
+                    return self.answer(404, b'{"code": 20404}', JSON)
                 fake.active[recording.business_id] += 1
                 fake.max_active[recording.business_id] = max(fake.max_active[recording.business_id],
                                                              fake.active[recording.business_id])
+            finished = False
+
+            def done():  # counted over once the last byte is on its way, so the client can never be faster
+                nonlocal finished
+                if not finished:
+                    finished = True
+                    with fake.lock:
+                        fake.active[recording.business_id] -= 1
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", "audio/mpeg")
@@ -164,24 +169,18 @@ def _handler(fake: FakeTwilio):
                 self.end_headers()
                 for start in range(0, len(recording.body), recording.chunk_size):
                     chunk = recording.body[start:start + recording.chunk_size]
+                    if start + recording.chunk_size >= len(recording.body):
+                        done()
+                    elif recording.chunk_delay and start:
+                        time.sleep(recording.chunk_delay)
                     self.wfile.write(chunk)
                     self.wfile.flush()
                     with fake.lock:
                         recording.bytes_sent += len(chunk)
-                    if recording.chunk_delay:
-                        time.sleep(recording.chunk_delay)
             except (BrokenPipeError, ConnectionResetError):
                 pass
             finally:
-                with fake.lock:
-                    fake.active[recording.business_id] -= 1
-
-        def _answer(self, status: int, body: bytes):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                done()
 
     return Handler
 
