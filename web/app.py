@@ -13,7 +13,7 @@ from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
 from web.resources import recordings, sessions
-from web.spec import api
+from web.spec import DeclaredContentTypeMiddleware, api
 
 # Each module registers its own routes; a new resource group is one line here.
 ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions, broadcasts]
@@ -36,6 +36,7 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
         RuntimeContext(runtime),
         BodyLimitMiddleware(runtime.settings.max_body_bytes),
         AuthMiddleware(runtime),
+        DeclaredContentTypeMiddleware(),
     ])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install_error_handlers(app)
