@@ -7,8 +7,10 @@ import logging
 import random
 import socket
 import os
+import time
 
-from dramatiq.middleware import Middleware, SkipMessage
+from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
+from sqlalchemy.exc import SQLAlchemyError
 
 from db import job_store
 from db.base import utcnow
@@ -21,6 +23,15 @@ log = logging.getLogger("prosaas.jobs")
 current_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_job_id", default=None)
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+OUTCOME_WRITE_DELAYS = (0.5, 1, 2, 4, 5, 5)  # seconds between attempts to record an outcome (database down)
+
+
+class ClaimUnavailable(MiddlewareError):
+    """The job row could not be claimed (database unreachable): this delivery fails and is retried.
+
+    A MiddlewareError, because Dramatiq logs and ignores any other exception from a `before_` hook
+    and would run the actor unclaimed, leaving its row `queued` for ever.
+    """
 
 
 class JobTracking(Middleware):
@@ -53,14 +64,18 @@ class JobTracking(Middleware):
         job_id = message.options.get("job_id")
         if not job_id:
             return
-        with self.database.session() as session:
-            claim = job_store.claim_for_run(session, job_id, worker=WORKER_NAME,
-                                            stale_before=utcnow() - self.stale_after)
-            if (claim.action == "defer" and claim.job.worker and not self.worker_alive(claim.job.worker)
-                    and job_store.take_over_from_dead_worker(session, job_id, dead_worker=claim.job.worker,
-                                                             worker=WORKER_NAME)):
-                log.info("JOB_TAKEN_OVER job_id=%s dead_worker=%s", job_id, claim.job.worker)
-                claim = job_store.Claim("run")
+        try:
+            with self.database.session() as session:
+                claim = job_store.claim_for_run(session, job_id, worker=WORKER_NAME,
+                                                stale_before=utcnow() - self.stale_after)
+                if (claim.action == "defer" and claim.job.worker and not self.worker_alive(claim.job.worker)
+                        and job_store.take_over_from_dead_worker(session, job_id, dead_worker=claim.job.worker,
+                                                                 worker=WORKER_NAME)):
+                    log.info("JOB_TAKEN_OVER job_id=%s dead_worker=%s", job_id, claim.job.worker)
+                    claim = job_store.Claim("run")
+        except SQLAlchemyError as exc:
+            log.warning("JOB_CLAIM_FAILED job_id=%s reason=database_unavailable error=%s", job_id, type(exc).__name__)
+            raise ClaimUnavailable(f"could not claim job {job_id}: the database is unreachable") from exc
         if claim.action == "run":
             self.running[message.message_id] = job_id
             self._tokens[message.message_id] = current_job_id.set(job_id)
@@ -84,6 +99,19 @@ class JobTracking(Middleware):
                 current_job_id.set(None)
         if job_id is None:
             return
+        for delay in (*OUTCOME_WRITE_DELAYS, None):  # the work is done: keep trying to record it
+            try:
+                self._record_outcome(job_id, message, result, exception)
+                return
+            except SQLAlchemyError as exc:
+                if delay is None:
+                    log.error("JOB_OUTCOME_NOT_RECORDED job_id=%s error=%s", job_id, type(exc).__name__)
+                    raise
+                log.warning("JOB_OUTCOME_WRITE_FAILED job_id=%s retry_in_s=%s error=%s", job_id, delay,
+                            type(exc).__name__)
+                time.sleep(delay)
+
+    def _record_outcome(self, job_id, message, result, exception) -> None:
         with self.database.session() as session:
             if exception is None:
                 job_store.finish_job(session, job_id, status=JobStatus.COMPLETED,

@@ -1,0 +1,81 @@
+"""Chaos: restart a PRIVATE PostgreSQL under web and worker: jobs fail, retry, complete; the API says 503."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from db import Database
+from db.businesses import create_business
+from db.migrate import run_migrations
+from tests.chaos.helpers import Poster, all_completed, report, rows
+from tests.support.private_servers import PrivatePostgres, postgres_bin_dir
+from tests.support.processes import start_web, wait_for
+
+pytestmark = [pytest.mark.chaos, pytest.mark.e2e,
+              pytest.mark.skipif(postgres_bin_dir() is None, reason="no PostgreSQL server binaries")]
+
+
+def test_postgres_restart_jobs_retry_and_complete_api_answers_503(tmp_logs, worker_factory, tmp_path):
+    postgres = PrivatePostgres().start()
+    url = postgres.create_database("prosaas_chaos")
+    run_migrations(url, lock_dir=tmp_path)
+    database = Database(url)
+    with database.session() as session:
+        business, key = create_business(session, "Chaos business")
+    headers = {"Authorization": f"Bearer {key}"}
+    env = {"DATABASE_URL": url}
+    web, base = start_web(tmp_logs, env=env)
+    worker = worker_factory(queues="default", processes=1, greenlets=8, env=env)
+    poster = None
+    try:
+        queued = []
+        for _ in range(60):  # jobs that write progress to the database while they run
+            response = requests.post(f"{base}/api/diagnostics/ping", json={"steps": 4, "step_ms": 100},
+                                     headers=headers, timeout=10)
+            assert response.status_code == 202, response.text
+            queued.append(response.json()["job_id"])
+        poster = Poster(base, headers, threads=3, pause=0.05).start()
+        time.sleep(1)
+        down_at = time.monotonic()
+        postgres.stop("immediate")  # like a crash: every connection cut mid-transaction
+        time.sleep(3)
+        restarting_at = time.monotonic()
+        postgres.start()
+        up_at = time.monotonic()
+        wait_for(lambda: any(a[3] > up_at and a[1] == 202 for a in poster.answers), 60,
+                 what="the API to accept jobs again")
+        back_after = min(a[0] for a in poster.answers if a[3] > up_at and a[1] == 202) - up_at
+        time.sleep(1)
+        poster.stop()
+        every_job = set(queued) | set(poster.accepted())
+        try:
+            wait_for(lambda: all_completed(database, every_job), 150, interval=1, what="every accepted job completed")
+        except AssertionError:
+            print("WORKER LOG (tail):", "\n".join(worker.log().splitlines()[-60:]))
+            import os
+            if os.environ.get("CHAOS_KEEP_LOGS"):
+                (Path(os.environ["CHAOS_KEEP_LOGS"]) / "worker.log").write_text(worker.log())
+                (Path(os.environ["CHAOS_KEEP_LOGS"]) / "web.log").write_text(web.log())
+            raise
+        finally:
+            found = rows(database, every_job)
+            during = poster.between(down_at + 0.2, restarting_at)
+            report("postgres_restart", jobs=len(every_job), answers=dict(poster.counts()),
+                   answers_while_down=sorted(set(map(str, during))), api_back_after_s=round(back_after, 2),
+                   retried=sum(r.attempts > 1 for r in found),
+                   completed=sum(r.status == "completed" for r in found),
+                   not_completed=len([r for r in found if r.status != "completed"]),
+                   lost=len(every_job) - sum(r.status == "completed" for r in found))
+        assert not poster.server_errors(), poster.server_errors()[:5]
+        assert during and set(during) <= {503}, f"while PostgreSQL was down the API answered {set(during)}"
+        assert worker.process.poll() is None, "the worker died with the database"
+    finally:
+        if poster:
+            poster.stop()
+        web.stop()
+        worker.stop()
+        database.dispose()
+        postgres.close()
