@@ -18,7 +18,8 @@ def upload(client, business, data=PDF, content_type="application/pdf", filename=
     form = {**FIELDS, **fields}
     form = {k: v for k, v in form.items() if v is not None}
     files = {"file": (filename, data, content_type)} if data is not None else None
-    prepared = requests.Request("POST", "http://test/api/receipts", data=form, files=files or {"x": ("", b"")}).prepare()
+    files = files or {"x": ("", b"")}
+    prepared = requests.Request("POST", "http://test/api/receipts", data=form, files=files).prepare()
     return client.simulate_post("/api/receipts", body=prepared.body,
                                 headers={**business.headers, "Content-Type": prepared.headers["Content-Type"]})
 

@@ -119,7 +119,8 @@ def test_storage_outage_backs_off_and_recovers(client, business, seed_receipts, 
     assert done["progress"]["succeeded"] == 300 and done["progress"]["failed"] == 0 and done["attempts"] == 1
     assert rows_of(business.id) == 0 == files_of(s3, business.id)
     log = worker.log()
-    delays = [float(line.split("delay_s=")[1].split()[0]) for line in log.splitlines() if "RECEIPTS_DELETE backoff" in line]
+    delays = [float(line.split("delay_s=")[1].split()[0])
+              for line in log.splitlines() if "RECEIPTS_DELETE backoff" in line]
     assert delays[:3] == [0.2, 0.4, 0.8]  # 2 -> 4 -> 8 s at the production base of 2 s
     assert "RECEIPTS_DELETE recovered" in log
 
