@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from actors.recordings import download_recording
+from prosaas.jobs import enqueue_tracked
 from tests.recordings.helpers import jobs_of_type, recording_row, stored_bytes, wait_job, wait_recording
 from tests.support.fake_twilio import FakeTwilio, make_mp3, post_callback
 from tests.support.processes import wait_for
@@ -24,6 +26,9 @@ def test_signed_callback_downloads_the_file_once_byte_identical_then_transcribes
     job = wait_job(row.download_job_id, "completed")
     assert job.attempts == 3 and job.result["bytes"] == len(body)
     assert len(jobs_of_type(business.id, "recording_download")) == 1
+    again = enqueue_tracked(download_recording, business_id=business.id, kwargs={"recording_sid": sid}).job
+    assert wait_job(again.id, "completed").result["fetched"] is False  # complete file already there
+    assert fake_twilio.requests_for(sid) == 3
 
     transcript_job = wait_job(wait_for(lambda: recording_row(sid).transcript_job_id, 30, what="transcript job"),
                               "completed", timeout=60)
