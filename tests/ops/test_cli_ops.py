@@ -75,7 +75,7 @@ def test_info_watch_redraws_in_place_until_interrupted(broker, clean_queues, tmp
                                    cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, text=True)
         try:
             # Redrawn from the top (cursor home), not scrolled: at least three frames.
-            wait_for(lambda: output.read_text().count("\x1b[H") >= 3, 30, what="three redraws")
+            wait_for(lambda: output.read_text().count("\x1b[H") >= 3, 90, what="three redraws")
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(20)
