@@ -39,11 +39,12 @@ class Poster:
     """POSTs diagnostic pings from a few threads until stopped; keeps every answer (status, job id, time)."""
 
     def __init__(self, base: str, headers: dict, *, threads: int = 4, pause: float = 0.02,
-                 body: dict | None = None):
+                 body: dict | None = None, keepalive: bool = True):
         self.base = base
         self.headers = headers
         self.body = body if body is not None else {"steps": 1, "step_ms": 50}
         self.pause = pause
+        self.keepalive = keepalive
         self.answers: list[tuple] = []  # (answered at, status, job id, sent at)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -57,6 +58,9 @@ class Poster:
     def _run(self) -> None:
         session = requests.Session()
         while not self._stop.is_set():
+            if not self.keepalive:
+                session.close()
+                session = requests.Session()
             sent = time.monotonic()
             try:
                 response = session.post(f"{self.base}/api/diagnostics/ping", json=self.body, headers=self.headers,
@@ -64,7 +68,8 @@ class Poster:
                 job_id = response.json().get("job_id") if response.status_code == 202 else None
                 answer = (time.monotonic(), response.status_code, job_id, sent)
             except requests.RequestException as exc:  # refused while a server restarts: not an answer
-                answer = (time.monotonic(), type(exc).__name__, None, sent)
+                refused = "refused" in str(exc).lower()
+                answer = (time.monotonic(), "refused" if refused else type(exc).__name__, None, sent)
                 session = requests.Session()
                 time.sleep(0.05)
             with self._lock:
