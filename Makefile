@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run stop status test test-fast bench install install-test browser clean
+.PHONY: run stop status test bench install install-test browser clean screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf var/ .pytest_cache
+
+# Re-take docs/dashboard.png from a real run (headless chromium).
+screenshot: $(TEST_STAMP) browser
+	PROSAAS_DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest tests/ops/test_dashboard_browser.py -q

@@ -99,6 +99,7 @@ def cmd_run(args, settings) -> int:
         print("prosaas: already running; restarting every role", file=sys.stderr)
         _supervisorctl("restart", "all")
     else:
+        _clear_metrics_files(settings)
         subprocess.run(supervisord, check=True)
     url = f"http://{settings.bind}"
     deadline = time.monotonic() + 90
@@ -117,6 +118,14 @@ def cmd_run(args, settings) -> int:
           f"  Dashboard: {url}/dashboard\n  Status:    .venv/bin/supervisorctl -c supervisord.conf status\n"
           f"  Logs:      var/log/\n  Stop:      make stop")
     return 0
+
+
+def _clear_metrics_files(settings) -> None:
+    """Metrics files of processes from an earlier run would otherwise pile up (multiprocess mode)."""
+    from prosaas.metrics import ensure_multiproc_dir
+
+    for path in ensure_multiproc_dir(settings.data_dir).glob("*.db"):
+        path.unlink(missing_ok=True)
 
 
 def _supervisorctl(*args: str) -> subprocess.CompletedProcess:
