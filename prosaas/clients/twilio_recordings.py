@@ -52,12 +52,20 @@ class Download:
     fetched: bool  # False when the complete file was already there
 
 
-def signature_is_valid(url: str, params: Mapping[str, str], signature: Optional[str]) -> bool:
+class _FormParams(dict):
+    """Form fields for twilio's validator, which reads repeated fields through `getall`."""
+
+    def getall(self, name: str) -> list[str]:
+        value = self[name]
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def signature_is_valid(url: str, params: Mapping[str, object], signature: Optional[str]) -> bool:
     """Twilio's X-Twilio-Signature over the full public URL and the form parameters."""
     token = get_settings().twilio_auth_token
     if not token or not signature:
         return False
-    return bool(RequestValidator(token).validate(url, dict(params), signature))
+    return bool(RequestValidator(token).validate(url, _FormParams(params), signature))
 
 
 def media_url(recording_url: str) -> str:

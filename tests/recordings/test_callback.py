@@ -56,6 +56,11 @@ def test_bad_or_missing_signature_is_403_and_stores_nothing(client, business, fa
     signed_original = fake_twilio.sign(
         f"http://falconframework.org/twilio/recording-status?business_id={business.id}", form)
     assert post_callback(client, fake_twilio, business.id, tampered, signature=signed_original).status_code == 403
+    repeated = client.simulate_post("/twilio/recording-status", query_string=f"business_id={business.id}",
+                                    body="CallSid=a&CallSid=b", headers={
+                                        "Content-Type": "application/x-www-form-urlencoded",
+                                        "X-Twilio-Signature": "garbage"})
+    assert repeated.status_code == 403
     assert recording_row(sid) is None
     assert jobs_of_type(business.id, "recording_download") == []
 

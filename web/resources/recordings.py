@@ -70,7 +70,7 @@ class TwilioRecordingStatus:
                         bool(req.get_header("X-Twilio-Signature")))
             raise falcon.HTTPForbidden(title="Forbidden", description="Invalid or missing X-Twilio-Signature.")
         try:
-            query = RecordingCallbackQuery(business_id=req.get_param("business_id", required=True))
+            query = RecordingCallbackQuery(business_id=req.get_param("business_id"))
             fields = RecordingCallbackForm(**params)
         except ValidationError as exc:
             raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=_problems(exc)) from None
