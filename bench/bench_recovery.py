@@ -1,0 +1,114 @@
+"""Claim 5: recovery time after SIGKILL of a worker (default timings) and after a Redis restart.
+
+SIGKILL: 2 worker roles (1 process x 10 greenlets each) run 6 tracked 8-second jobs; the role holding
+jobs is SIGKILLed mid-job; time until every job's row is completed (by the surviving role), with the
+default WORKER_HEARTBEAT_SECONDS=5, WORKER_DEAD_AFTER_SECONDS=30. Goal < 120 s, every trial.
+Redis restart: web + worker on a PRIVATE valkey (appendonly); the server is stopped for 3 s and started
+again; time from it being back until (a) the API answers 202 again, (b) a job sent then has completed.
+Prints: BENCH recovery sigkill_s=<trial,..> sigkill_max_s=.. redis_api_s=.. redis_job_s=.. redis_down_answers=..
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support.env import BenchEnv, result_line  # noqa: E402
+
+DEFAULTS = {"WORKER_HEARTBEAT_SECONDS": "5", "WORKER_DEAD_AFTER_SECONDS": "30"}
+
+
+def statuses(job_ids):
+    from sqlalchemy import select
+
+    from db.models.core import BackgroundJob
+    from prosaas.runtime import get_runtime
+
+    with get_runtime().database.session() as session:
+        return dict(session.execute(select(BackgroundJob.id, BackgroundJob.status)
+                                    .where(BackgroundJob.id.in_(job_ids))).all())
+
+
+def sigkill_trial(bench: BenchEnv, business_id: int) -> float:
+    from bench.support import actors
+    from bench.support.drain import start_ours
+    from prosaas.jobs import enqueue_tracked
+    from tests.support.processes import wait_for
+
+    env = {**bench.env, **DEFAULTS}
+    victim = start_ours(env, bench.tmp, processes=1, greenlets=10)
+    job_ids = [enqueue_tracked(actors.sleeper, business_id=business_id, kwargs={"seconds": 8}).job.id
+               for _ in range(6)]
+    wait_for(lambda: list(statuses(job_ids).values()).count("running") == 6, 60, what="jobs running")
+    survivor = start_ours(env, bench.tmp, processes=1, greenlets=10)
+    try:
+        time.sleep(1)
+        killed_at = time.monotonic()
+        victim.kill_group()
+        wait_for(lambda: all(s == "completed" for s in statuses(job_ids).values()), 600, interval=0.5,
+                 what="killed jobs completed")
+        return time.monotonic() - killed_at
+    finally:
+        survivor.stop()
+
+
+def redis_restart(bench: BenchEnv, key: str) -> dict:
+    import requests
+
+    from bench.support.drain import start_ours
+    from bench.support.web import serve_ours, stop, wait_http
+    from tests.support.private_servers import PrivateValkey
+    from tests.support.processes import free_port, wait_for
+
+    valkey = PrivateValkey().start()
+    env = {**bench.env, **DEFAULTS, "REDIS_URL": valkey.url}
+    worker = start_ours(env, bench.tmp, processes=1, greenlets=10)
+    port = free_port()
+    web = serve_ours(port, bench.tmp, env)
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    answers = {}
+    try:
+        wait_http(f"{base}/readyz")
+        assert requests.post(f"{base}/api/diagnostics/ping", json={}, headers=headers, timeout=10).status_code == 202
+        valkey.stop()
+        down_until = time.monotonic() + 3
+        while time.monotonic() < down_until:
+            code = requests.post(f"{base}/api/diagnostics/ping", json={}, headers=headers, timeout=15).status_code
+            answers[code] = answers.get(code, 0) + 1
+            time.sleep(0.2)
+        valkey.start()
+        back = time.monotonic()
+        while True:
+            response = requests.post(f"{base}/api/diagnostics/ping", json={}, headers=headers, timeout=15)
+            if response.status_code == 202:
+                break
+            answers[response.status_code] = answers.get(response.status_code, 0) + 1
+            time.sleep(0.05)
+        api_seconds = time.monotonic() - back
+        job_id = response.json()["job_id"]
+        wait_for(lambda: statuses([job_id]).get(job_id) == "completed", 300, interval=0.1, what="job after restart")
+        job_seconds = time.monotonic() - back
+    finally:
+        stop(web)
+        worker.stop()
+        valkey.close()
+    return {"redis_api_s": round(api_seconds, 2), "redis_job_s": round(job_seconds, 2),
+            "redis_down_answers": ";".join(f"{k}:{v}" for k, v in sorted(answers.items()))}
+
+
+def main() -> None:
+    trials = int(os.environ.get("BENCH_TRIALS", 2))
+    bench = BenchEnv("recovery")
+    business_id, key = bench.make_business()
+    seconds = [sigkill_trial(bench, business_id) for _ in range(trials)]
+    found = redis_restart(bench, key)
+    result_line("recovery", sigkill_s=",".join(f"{s:.0f}" for s in seconds), sigkill_max_s=round(max(seconds), 1),
+                **found, goal="sigkill<120s")
+
+
+if __name__ == "__main__":
+    main()
