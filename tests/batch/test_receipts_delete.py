@@ -79,7 +79,7 @@ def test_pause_stops_progress_until_resume_then_cancel_stops_between_batches(
     paused = wait_job(client, business, job_id, "paused", timeout=30)
     stopped_at = paused["progress"]["processed"]
     assert 100 <= stopped_at < 400 and stopped_at % 50 == 0  # stopped between batches
-    time.sleep(1.0)
+    time.sleep(0.6)
     still = job(client, business, job_id)
     assert still["status"] == "paused" and still["progress"]["processed"] == stopped_at
     assert rows_of(business.id) == 400 - stopped_at == files_of(s3, business.id)
@@ -193,3 +193,37 @@ def test_a_store_that_refuses_the_deletes_fails_the_job_at_once_with_the_cause(
     done = wait_job(client, business, job_id, "failed", "completed", timeout=30)
     assert done["status"] == "failed" and "NoSuchBucket" in done["error"] and done["attempts"] == 1
     assert rows_of(business.id) == 10 == files_of(s3, business.id)  # nothing half-deleted
+
+
+def test_end_to_end_upload_through_the_web_role_into_s3_then_delete(business, tmp_logs, s3, s3_worker_env,
+                                                                     worker_factory):
+    """The real roles (gunicorn web + worker) configured with STORAGE_URL=s3://…, over real HTTP."""
+    import requests
+
+    from tests.support.processes import start_web
+
+    web, base = start_web(tmp_logs, env=s3_worker_env)
+    try:
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 128
+        answer = requests.post(f"{base}/api/receipts", headers=business.headers, timeout=10,
+                               files={"file": ("r.png", png, "image/png")},
+                               data={"vendor": "Rami Levy", "amount": "45.90", "currency": "ILS",
+                                     "issued_at": "2026-11-20"})
+        assert answer.status_code == 201, answer.text
+        receipt_id = answer.json()["id"]
+        [key] = s3.keys(BUCKET, f"receipts/{business.id}/")
+        assert s3.client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == png
+        listed = requests.get(f"{base}/api/receipts", headers=business.headers, timeout=10).json()
+        assert [r["id"] for r in listed["receipts"]] == [receipt_id]
+        worker_factory(queues=QUEUES, env=s3_worker_env)
+        answer = requests.post(f"{base}/api/receipts/delete", json={"ids": [receipt_id]}, headers=business.headers,
+                               timeout=10)
+        assert answer.status_code == 202
+        job_id = answer.json()["job_id"]
+        done = wait_for(lambda: (lambda body: body if body["status"] in ("completed", "failed") else None)(
+            requests.get(f"{base}/api/jobs/{job_id}", headers=business.headers, timeout=10).json()), 30,
+            what="deletion job")
+        assert done["status"] == "completed" and done["result"]["deleted"] == 1
+        assert s3.keys(BUCKET, f"receipts/{business.id}/") == [] and rows_of(business.id) == 0
+    finally:
+        web.stop()
