@@ -23,6 +23,13 @@ log = logging.getLogger("prosaas.scheduler")
 TICK_KEY_TTL_SECONDS = 3 * 24 * 3600
 RETRY_FAILED_TICK_SECONDS = 5.0
 CLOCK_ANCHOR = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+# Counts a tick as missed once cluster-wide, unless another scheduler fired it (its claim is not ours).
+_COUNT_MISSED_ONCE = """
+local owner = redis.call('get', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+if redis.call('set', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then redis.call('incr', KEYS[3]) return 1 end
+return 0
+"""
 # Deletes the de-duplication key only if this scheduler set it (so a failed send can be fired again).
 _RELEASE_OWN_CLAIM = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -73,7 +80,7 @@ class TickScheduler:
         self.started_at = time.time()
         self.fired = 0
         self.missed = 0                     # ticks this instance gave up on (all time)
-        self._missed_unreported = 0         # ... not yet added to the shared Redis counter
+        self._missed_unreported: list[tuple[str, dt.datetime]] = []  # ... not yet checked against Redis
         self._failed: dict[tuple[str, dt.datetime], int] = {}  # (actor, tick) -> attempts, retried this minute
         self._last_minute: Optional[dt.datetime] = None
         self.stop_event = threading.Event()
@@ -142,17 +149,21 @@ class TickScheduler:
 
     def _count_missed(self, actor_name: str, at: dt.datetime, why: str) -> None:
         self.missed += 1
-        self._missed_unreported += 1
+        self._missed_unreported.append((actor_name, at))
         log.error("TICK_MISSED actor=%s tick=%s why=%s", actor_name, at.isoformat(), why)
 
     def _report_missed(self) -> None:
-        if not self._missed_unreported:
-            return
-        try:
-            self.client.incrby(self.keys("scheduler", "missed_ticks"), self._missed_unreported)
-            self._missed_unreported = 0
-        except Exception:
-            pass  # kept in memory while Redis is down, written when it is back
+        """Add this instance's missed ticks to the cluster's counter, each tick once and only if no other
+        scheduler fired it (HA: one scheduler cut off from Redis does not mean the tick was lost)."""
+        while self._missed_unreported:
+            actor_name, at = self._missed_unreported[0]
+            try:
+                self.client.eval(_COUNT_MISSED_ONCE, 3, self.keys("tick", actor_name, at.isoformat()),
+                                 self.keys("tick-missed", actor_name, at.isoformat()),
+                                 self.keys("scheduler", "missed_ticks"), self.instance_id, TICK_KEY_TTL_SECONDS)
+            except Exception:
+                return  # kept in memory while Redis is down, written when it is back
+            self._missed_unreported.pop(0)
 
     # --- the loop ------------------------------------------------------------------------------
     def step(self, now: Optional[dt.datetime] = None) -> list[str]:

@@ -138,6 +138,35 @@ def test_redis_outage_keeps_the_scheduler_going_and_counts_missed_ticks(private)
                                         ("every_minute", "2026-11-24T11:02:00+00:00")]
 
 
+def test_missed_ticks_are_counted_once_cluster_wide_and_not_when_another_scheduler_fired(private):
+    clock = Clock(dt.datetime(2026, 11, 24, 14, 0, 2, tzinfo=UTC))
+    a = TickScheduler(private.broker, private.client, private.keys, now=clock)
+    b = TickScheduler(private.broker, private.client, private.keys, now=clock)
+    private.server.stop()
+    a.step()
+    b.step()                                           # both fail at 14:00
+    private.server.start()
+    clock.at = dt.datetime(2026, 11, 24, 14, 1, 2, tzinfo=UTC)
+    a.step()
+    b.step()
+    assert a.missed == b.missed == 2                   # each saw every_minute and every_five fail at 14:00...
+    assert int(private.client.get(private.keys("scheduler", "missed_ticks"))) == 2  # ...the cluster lost 2
+    # A is cut off at 14:02 but B fires it later within the minute: nothing was lost.
+    private.server.stop()
+    clock.at = dt.datetime(2026, 11, 24, 14, 2, 1, tzinfo=UTC)
+    a.step()
+    private.server.start()
+    clock.at = dt.datetime(2026, 11, 24, 14, 2, 30, tzinfo=UTC)
+    assert b.step() == ["every_minute"]                # B fires 14:02; A does not step again this minute
+    clock.at = dt.datetime(2026, 11, 24, 14, 3, 1, tzinfo=UTC)
+    a.step()
+    b.step()
+    assert a.missed == 3                               # A could not send 14:02 itself...
+    assert int(private.client.get(private.keys("scheduler", "missed_ticks"))) == 2  # ...but B did
+    ticks = enqueued(private.client)
+    assert ("every_minute", "2026-11-24T14:02:00+00:00") in ticks and len(ticks) == len(set(ticks))
+
+
 def test_a_stalled_loop_counts_the_minutes_it_never_saw(private):
     clock = Clock(dt.datetime(2026, 11, 24, 12, 0, 1, tzinfo=UTC))
     scheduler = TickScheduler(private.broker, private.client, private.keys, now=clock)
