@@ -130,13 +130,15 @@ class TickScheduler:
         if (actor_name, at) not in self._failed:
             return False
         owner = self.client.get(key)
-        return owner is not None and owner.decode() == self.instance_id
+        if isinstance(owner, bytes):
+            owner = owner.decode()
+        return owner == self.instance_id
 
     def _release(self, key: str) -> None:
         try:
             self.client.eval(_RELEASE_OWN_CLAIM, 1, key, self.instance_id)
         except Exception:
-            pass  # Redis is down: the claim stays and this tick is counted as missed
+            pass  # Redis is down: the claim stays ours; retried this minute, else counted as missed
 
     def _record_tick(self, actor, at: dt.datetime) -> None:
         spec = actor.options["periodic"]
