@@ -5,6 +5,7 @@ Importing this module builds the broker from settings and makes it the global br
 from __future__ import annotations
 
 import os
+import sys
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -91,6 +92,9 @@ def middleware_of(broker, kind):
 
 patch_psycopg_if_gevent()
 if os.environ.get("PROSAAS_OWN_LOGGING") == "1":  # `prosaas worker` children log in our format
-    configure_logging(get_runtime().settings.log_level, get_runtime().settings.log_format)
+    # Straight to the role's own stderr (sys.__stderr__), not through the pipe Dramatiq's parent process
+    # relays line by line: two log lines per job cost a third process a read and a write each.
+    configure_logging(get_runtime().settings.log_level, get_runtime().settings.log_format,
+                      stream=sys.__stderr__)
 broker = build_broker(get_runtime())
 dramatiq.set_broker(broker)

@@ -14,8 +14,12 @@ from bench.support.env import REPO_ROOT
 
 def start_ours(env: dict, log_dir: Path, *, processes: int = 2, greenlets: int = 50, queues: str = "default"):
     """`prosaas worker` (gevent, our whole middleware stack) with the bench actors loaded."""
-    from tests.support.processes import start_worker
+    from tests.support.processes import RoleProcess, start_worker
 
+    if env.get("LOG_LEVEL", "INFO") != "INFO":  # no WORKER_STARTED line to wait for: drains are timed anyway
+        args = ["worker", "--queues", queues, "--module", "bench.support.actors"]
+        return RoleProcess(args, log_dir / f"worker-{time.monotonic_ns()}.log",
+                           {**env, "WORKER_PROCESSES": str(processes), "WORKER_GREENLETS": str(greenlets)}).start()
     return start_worker(log_dir, queues=queues, processes=processes, greenlets=greenlets,
                         modules=("bench.support.actors",), env=env)
 

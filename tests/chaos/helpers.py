@@ -68,8 +68,11 @@ class Poster:
                 job_id = response.json().get("job_id") if response.status_code == 202 else None
                 answer = (time.monotonic(), response.status_code, job_id, sent)
             except requests.RequestException as exc:  # refused while a server restarts: not an answer
-                refused = "refused" in str(exc).lower()
-                answer = (time.monotonic(), "refused" if refused else type(exc).__name__, None, sent)
+                text = str(exc).lower()
+                kind = ("refused" if "refused" in text else
+                        "closed_without_response" if "without response" in text or "reset" in text or "aborted" in text
+                        else type(exc).__name__)
+                answer = (time.monotonic(), kind, None, sent)
                 session = requests.Session()
                 time.sleep(0.05)
             with self._lock:

@@ -6,6 +6,9 @@ import time
 
 import pytest
 
+from sqlalchemy import func, select
+
+from db.models.core import BackgroundJob
 from tests.chaos.helpers import Poster, all_completed, report, rows
 from tests.support.processes import start_scheduler, start_web, wait_for
 
@@ -42,12 +45,20 @@ def test_sigterm_of_every_role_under_load_loses_nothing(tmp_logs, worker_factory
                  what="every accepted job completed")
         found = rows(runtime.database, accepted)
         counts = poster.counts()
+        with runtime.database.session() as session:
+            created = session.scalar(select(func.count()).select_from(BackgroundJob)
+                                     .where(BackgroundJob.business_id == business.id))
         report("sigterm_roles", requests=len(poster.answers), answers=dict(counts), exit_codes=exits,
-               accepted=len(accepted), completed=sum(r.status == "completed" for r in found),
+               accepted=len(accepted), rows_created=created, processed_without_answer=created - len(accepted),
+               completed=sum(r.status == "completed" for r in found),
                lost=len(accepted) - sum(r.status == "completed" for r in found))
         assert not [code for code in counts if isinstance(code, int) and code >= 500], counts
-        cut = {code: n for code, n in counts.items() if not isinstance(code, int) and code != "refused"}
-        assert not cut, f"requests cut mid-flight: {cut}"
+        # A connection still in the listen backlog when gunicorn closes its socket is reset before the app
+        # saw it: no answer, and no job either (checked below), so the client's retry is safe.
+        unexpected = {code: n for code, n in counts.items()
+                      if not isinstance(code, int) and code not in ("refused", "closed_without_response")}
+        assert not unexpected, f"requests failed in an unexpected way: {unexpected}"
+        assert created == len(accepted), "a request was processed but its client got no answer"
         assert exits == {"worker": 0, "scheduler": 0, "web": 0}, exits
     finally:
         poster.stop()
