@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
@@ -67,11 +68,13 @@ def find_active_job(session: Session, business_id: int, type: str) -> Optional[B
     ).first()
 
 
-def get_job(session: Session, job_id: str, business_id: Optional[int] = None) -> Optional[BackgroundJob]:
+def get_job(session: Session | Connection, job_id: str, business_id: Optional[int] = None) -> Optional[BackgroundJob]:
     """A job by id; with business_id, only that business's job (others look absent)."""
     query = select(BackgroundJob).where(BackgroundJob.id == job_id)
     if business_id is not None:
         query = query.where(BackgroundJob.business_id == business_id)
+    if isinstance(session, Connection):  # a Core hot path that needs a row: read it through the ORM
+        return Session(bind=session, expire_on_commit=False).scalars(query).first()
     return session.scalars(query).first()
 
 

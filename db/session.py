@@ -7,7 +7,7 @@ import threading
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -67,7 +67,9 @@ class Database:
             return engine
         return create_engine(
             self.url, pool_size=self.pool_size, max_overflow=self.pool_size * 2,
-            pool_pre_ping=True, pool_recycle=1800, pool_timeout=10,
+            # No pre-ping round trip per checkout: a connection found dead raises once and
+            # SQLAlchemy then invalidates the whole pool (the job retries / the API answers 503).
+            pool_pre_ping=False, pool_recycle=1800, pool_timeout=10,
         )
 
     @contextlib.contextmanager
@@ -83,6 +85,19 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextlib.contextmanager
+    def transaction(self, *, relaxed_durability: bool = False) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths that need no ORM unit of work.
+
+        relaxed_durability: on PostgreSQL, commit without waiting for the WAL flush
+        (synchronous_commit=off for this transaction only): a server crash may lose the last
+        fraction of a second of such commits, never corrupt them. Used for job state changes.
+        """
+        with self.engine.begin() as connection:
+            if relaxed_durability and not self.is_sqlite:
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            yield connection
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

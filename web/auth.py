@@ -6,11 +6,12 @@ the resource checks a webhook signature itself). A business key never opens admi
 from __future__ import annotations
 
 import hmac
+import time
 from typing import Optional
 
 import falcon
 
-from db.businesses import business_for_key
+from db.businesses import business_for_key, hash_api_key
 
 ADMIN_COOKIE = "prosaas_admin"
 # A cookie-authenticated POST must carry this header: a cross-site form cannot set it (CSRF).
@@ -29,6 +30,7 @@ def bearer_token(req) -> Optional[str]:
 class AuthMiddleware:
     def __init__(self, runtime):
         self.runtime = runtime
+        self._businesses = KeyCache()
 
     def _is_admin(self, req, token: Optional[str]) -> bool:
         if token is None and is_admin_cookie(req, self.runtime.settings.admin_token):
@@ -55,15 +57,41 @@ class AuthMiddleware:
             raise falcon.HTTPUnauthorized(title="Unauthorized",
                                           description="Send 'Authorization: Bearer <API key>'.",
                                           challenges=["Bearer"])
-        with self.runtime.database.session() as session:
-            business = business_for_key(session, token)
-            if business is None:
-                raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
-                                              challenges=["Bearer"])
-            if mode == "admin":
-                raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs the admin token.")
-            req.context.business_id = business.id
-            req.context.business_timezone = business.timezone
+        known = self._businesses.get(token)
+        if known is None:
+            with self.runtime.database.session() as session:
+                business = business_for_key(session, token)
+                if business is None:
+                    raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
+                                                  challenges=["Bearer"])
+                known = (business.id, business.timezone)
+            self._businesses.put(token, known)
+        if mode == "admin":
+            raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs the admin token.")
+        req.context.business_id, req.context.business_timezone = known
+
+
+class KeyCache:
+    """API key -> (business id, timezone) for a few seconds, sparing a database round trip per request.
+
+    Only known keys are cached (an unknown key always asks the database); keys are held by hash.
+    """
+
+    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000):
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, tuple]] = {}
+
+    def get(self, key: str):
+        entry = self._entries.get(hash_api_key(key))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, value: tuple) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[hash_api_key(key)] = (time.monotonic() + self.ttl, value)
 
 
 def is_admin_token(candidate: Optional[str], admin_token: str) -> bool:

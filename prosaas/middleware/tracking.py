@@ -65,7 +65,7 @@ class JobTracking(Middleware):
         if not job_id:
             return
         try:
-            with self.database.session() as session:
+            with self.database.transaction(relaxed_durability=True) as session:
                 claim = job_store.claim_for_run(session, job_id, worker=WORKER_NAME,
                                                 stale_before=utcnow() - self.stale_after)
                 if (claim.action == "defer" and claim.job.worker and not self.worker_alive(claim.job.worker)
@@ -112,7 +112,7 @@ class JobTracking(Middleware):
                 time.sleep(delay)
 
     def _record_outcome(self, job_id, message, result, exception) -> None:
-        with self.database.session() as session:
+        with self.database.transaction(relaxed_durability=True) as session:
             if exception is None:
                 job_store.finish_job(session, job_id, status=JobStatus.COMPLETED,
                                      result=result if isinstance(result, dict) else None)
