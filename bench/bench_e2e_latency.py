@@ -6,7 +6,8 @@ job's row (the row is written just before the 202). Because the API of a 2-core 
 200 jobs/s, the same is measured with the jobs enqueued at 200/s by `enqueue_tracked` in-process (the
 API's code path without HTTP), which isolates the queue + worker part of the latency. Prints:
 BENCH e2e_latency api_rate=60 api_p50_ms=.. api_p99_ms=.. direct_rate=200 direct_p50_ms=.. direct_p99_ms=..
-safe_rate=100 safe_p50_ms=.. safe_p99_ms=..  (API rate and the in-capacity rate are set by BENCH_API_RATE, BENCH_SAFE_RATE)
+safe_rate=100 safe_p50_ms=.. safe_p99_ms=..
+(the API rate and the in-capacity rate are set by BENCH_API_RATE and BENCH_SAFE_RATE)
 (goals: p50 < 20 ms, p99 < 100 ms)
 """
 from __future__ import annotations

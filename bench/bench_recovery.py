@@ -10,7 +10,6 @@ Prints: BENCH recovery sigkill_s=<trial,..> sigkill_max_s=.. redis_api_s=.. redi
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from pathlib import Path

@@ -75,8 +75,8 @@ def measure_ours_tracked(bench: BenchEnv, n: int, durable: bool = True) -> tuple
     finally:
         worker.stop()
     with get_runtime().database.session() as session:
-        completed = session.scalar(select(func.count()).select_from(BackgroundJob)
-                                   .where(BackgroundJob.status == "completed", BackgroundJob.business_id == business_id))
+        completed = session.scalar(select(func.count()).select_from(BackgroundJob).where(
+            BackgroundJob.status == "completed", BackgroundJob.business_id == business_id))
     return n / seconds, completed
 
 

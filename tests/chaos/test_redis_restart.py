@@ -52,7 +52,8 @@ def test_redis_restart_loses_no_job_and_everything_reconnects(tmp_logs, worker_f
         wait_for(lambda: valkey.client().hlen(runtime.keys("schedulers")) >= 1, 30, what="scheduler heartbeat")
         wait_for(lambda: valkey.client().hlen(runtime.keys("workers")) >= 1, 30, what="worker heartbeat")
         found = statuses(runtime.database, every_job)
-        report("redis_restart", queued_before=len(queued), still_queued_at_stop=waiting_in_redis, accepted_during_run=len(accepted),
+        report("redis_restart", queued_before=len(queued), still_queued_at_stop=waiting_in_redis,
+               accepted_during_run=len(accepted),
                answers=dict(poster.counts()), answers_while_down=sorted(set(map(str, during))),
                api_back_after_s=round(recovered_after, 2), completed=sum(s == "completed" for s in found.values()),
                lost=len(every_job) - sum(s == "completed" for s in found.values()))
