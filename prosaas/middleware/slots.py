@@ -6,7 +6,8 @@ import random
 import threading
 import time
 
-from dramatiq.middleware import Middleware, SkipMessage
+import redis
+from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 log = logging.getLogger("prosaas.slots")
 
@@ -28,6 +29,14 @@ redis.call('zrem', KEYS[1], ARGV[2])
 redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]))
 return redis.call('zcard', KEYS[1])
 """
+
+
+class SlotUnavailable(MiddlewareError):
+    """Redis could not be asked for a slot: this delivery fails and is retried.
+
+    A MiddlewareError, because Dramatiq logs and ignores other exceptions from `before_` hooks
+    and would run the job without a slot.
+    """
 
 
 class BusinessSlots(Middleware):
@@ -66,7 +75,13 @@ class BusinessSlots(Middleware):
         limit = limit() if callable(limit) else int(limit)
         business_id = message.options.get("business_id", message.kwargs.get("business_id"))
         key = self.slot_key(message.actor_name, business_id)
-        active = self._acquire(keys=[key], args=[int(time.time() * 1000), self.lease_ms, limit, message.message_id])
+        try:
+            active = self._acquire(keys=[key], args=[int(time.time() * 1000), self.lease_ms, limit,
+                                                     message.message_id])
+        except redis.RedisError as exc:
+            log.warning("SLOT_UNAVAILABLE actor=%s business_id=%s error=%s", message.actor_name, business_id,
+                        type(exc).__name__)
+            raise SlotUnavailable(f"could not take a {message.actor_name} slot: Redis unreachable") from exc
         if active > 0:
             with self._lock:
                 self.held[message.message_id] = (key, limit, business_id)
