@@ -179,9 +179,9 @@ def test_a_stalled_loop_counts_the_minutes_it_never_saw(private):
 
 def test_the_fast_test_clock_is_the_same_in_every_process():
     clock = accelerated_clock(2)
-    first, second = clock(), clock()
-    assert second >= first  # monotonic: every process derives it from the same epoch
-    assert first.tzinfo is not None
+    earlier, later = clock(), clock()
+    assert later >= earlier  # monotonic: every process derives it from the same epoch
+    assert earlier.tzinfo is not None
 
 
 def test_two_real_scheduler_processes_fire_each_tick_once(tmp_logs, runtime, broker, clean_queues, client,
