@@ -113,7 +113,11 @@ def claim_for_run(session: Session, job_id: str, *, worker: str, stale_before: d
     )
     if result.rowcount == 1:
         return Claim("run")
-    job = get_job(session, job_id)
+    return refusal(get_job(session, job_id))
+
+
+def refusal(job: Optional[BackgroundJob]) -> Claim:
+    """Why a delivery whose claim updated nothing must not run: no row, running elsewhere, or finished."""
     if job is None:
         return Claim("skip", "no_row")
     if job.status == JobStatus.RUNNING:

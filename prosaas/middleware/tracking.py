@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from db import job_store
 from db.base import utcnow
+from db.job_batcher import JobWriteBatcher, JobWriteFailed
 from db.models.core import JobStatus
 from prosaas.middleware.retries import describe_error, failure_reason
 
@@ -50,6 +51,7 @@ class JobTracking(Middleware):
         self.stale_after = dt.timedelta(seconds=stale_after_seconds)
         # worker_alive(name) -> bool: is the worker process that marked a job running still alive?
         self.worker_alive = worker_alive or (lambda name: True)
+        self.writes = JobWriteBatcher(database)  # claims and outcomes of this process, group-committed
         self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
         self._tokens: dict[str, contextvars.Token] = {}
 
@@ -65,16 +67,11 @@ class JobTracking(Middleware):
         if not job_id:
             return
         try:
-            with self.database.transaction(relaxed_durability=True) as session:
-                claim = job_store.claim_for_run(session, job_id, worker=WORKER_NAME,
-                                                stale_before=utcnow() - self.stale_after)
-                if (claim.action == "defer" and claim.job.worker and not self.worker_alive(claim.job.worker)
-                        and job_store.take_over_from_dead_worker(session, job_id, dead_worker=claim.job.worker,
-                                                                 worker=WORKER_NAME)):
-                    log.info("JOB_TAKEN_OVER job_id=%s dead_worker=%s", job_id, claim.job.worker)
-                    claim = job_store.Claim("run")
+            claim = self.writes.claim(job_id, worker=WORKER_NAME, stale_before=utcnow() - self.stale_after)
+            if claim.action == "defer" and claim.job.worker and not self.worker_alive(claim.job.worker):
+                claim = self._take_over(job_id, claim)
         except SQLAlchemyError as exc:
-            log.warning("JOB_CLAIM_FAILED job_id=%s reason=database_unavailable error=%s", job_id, type(exc).__name__)
+            log.warning("JOB_CLAIM_FAILED job_id=%s reason=database_unavailable error=%s", job_id, _error_name(exc))
             raise ClaimUnavailable(f"could not claim job {job_id}: the database is unreachable") from exc
         if claim.action == "run":
             self.running[message.message_id] = job_id
@@ -105,24 +102,36 @@ class JobTracking(Middleware):
                 return
             except SQLAlchemyError as exc:
                 if delay is None:
-                    log.error("JOB_OUTCOME_NOT_RECORDED job_id=%s error=%s", job_id, type(exc).__name__)
+                    log.error("JOB_OUTCOME_NOT_RECORDED job_id=%s error=%s", job_id, _error_name(exc))
                     raise
                 log.warning("JOB_OUTCOME_WRITE_FAILED job_id=%s retry_in_s=%s error=%s", job_id, delay,
-                            type(exc).__name__)
+                            _error_name(exc))
                 time.sleep(delay)
 
+    def _take_over(self, job_id: str, claim: job_store.Claim) -> job_store.Claim:
+        """The row is running for a worker process known to be dead: claim it unless another did first."""
+        with self.database.transaction(relaxed_durability=True) as connection:
+            taken = job_store.take_over_from_dead_worker(connection, job_id, dead_worker=claim.job.worker,
+                                                         worker=WORKER_NAME)
+        if not taken:
+            return claim
+        log.info("JOB_TAKEN_OVER job_id=%s dead_worker=%s", job_id, claim.job.worker)
+        return job_store.Claim("run")
+
     def _record_outcome(self, job_id, message, result, exception) -> None:
-        with self.database.transaction(relaxed_durability=True) as session:
-            if exception is None:
-                job_store.finish_job(session, job_id, status=JobStatus.COMPLETED,
-                                     result=result if isinstance(result, dict) else None)
-            elif message.failed:
-                job_store.finish_job(session, job_id, status=JobStatus.FAILED, error=describe_error(exception),
-                                     reason=failure_reason(exception))
-            else:
-                job_store.record_retry(session, job_id, error=describe_error(exception),
-                                       reason=failure_reason(exception))
+        if exception is None:
+            self.writes.finish(job_id, status=JobStatus.COMPLETED, result=result if isinstance(result, dict) else None)
+        elif message.failed:
+            self.writes.finish(job_id, status=JobStatus.FAILED, error=describe_error(exception),
+                               reason=failure_reason(exception))
+        else:
+            self.writes.record_retry(job_id, error=describe_error(exception), reason=failure_reason(exception))
 
     def after_skip_message(self, broker, message):
         self.running.pop(message.message_id, None)
         self._tokens.pop(message.message_id, None)
+
+
+def _error_name(exc: BaseException) -> str:
+    """The database error's class name (a failed batch's own cause, not the batch wrapper)."""
+    return type(exc.__cause__ if isinstance(exc, JobWriteFailed) and exc.__cause__ else exc).__name__
