@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from uuid import uuid4
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -33,6 +34,27 @@ DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000
 LATE_TICK_SKIP_SECONDS = 60              # periodic ticks older than this are skipped, not run in a burst
 
 
+class ProsaasBroker(RedisBroker):
+    """Dramatiq's RedisBroker whose enqueue gives slot-limited messages their per-business slot.
+
+    A message of an actor with `per_business` goes into the queue only with a free slot of its business,
+    otherwise into that business's waiting list (BusinessSlots.admit); delayed messages are admitted when
+    they fall due (Dramatiq's worker enqueues them again then). Everything else is Dramatiq's enqueue.
+    """
+
+    slots: BusinessSlots | None = None
+
+    def enqueue(self, message, *, delay=None):
+        limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
+        if not limit:
+            return super().enqueue(message, delay=delay)
+        message = message.copy(options={"redis_message_id": str(uuid4())})  # as RedisBroker.enqueue does
+        self.emit_before("enqueue", message, delay)
+        self.slots.admit(message, limit)
+        self.emit_after("enqueue", message, delay)
+        return message
+
+
 class TrackedResults(Results):
     """Dramatiq's Results; a tracked job's returned dict is its row's `result`, so no warning for it."""
 
@@ -45,12 +67,13 @@ class TrackedResults(Results):
         super().after_process_message(broker, message, result=result, exception=exception)
 
 
-def build_broker(runtime: Runtime) -> RedisBroker:
+def build_broker(runtime: Runtime) -> ProsaasBroker:
     settings = runtime.settings
     ensure_multiproc_dir(settings.data_dir)
     client = runtime.redis
     tracking = JobTracking(runtime.database, stale_after_seconds=settings.job_stale_after_seconds)
-    slots = BusinessSlots(client, runtime.keys, lease_seconds=settings.slot_lease_seconds)
+    slots = BusinessSlots(client, runtime.keys, lease_seconds=settings.slot_lease_seconds,
+                          queued_lease_seconds=settings.slot_queued_lease_seconds)
     recovery = Recovery(client, settings.redis_namespace, ALL_QUEUES,
                         dead_after_seconds=settings.worker_dead_after_seconds,
                         max_redeliveries=settings.max_crash_redeliveries)
@@ -76,10 +99,11 @@ def build_broker(runtime: Runtime) -> RedisBroker:
         TrackedResults(backend=RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
                 result_ttl=RESULT_TTL_MS),
     ]
-    broker = RedisBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
-                         maintenance_chance=0,  # our Recovery runs it on a timer instead
-                         heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
-                         dead_message_ttl=DEAD_LETTER_TTL_MS)
+    broker = ProsaasBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
+                          maintenance_chance=0,  # our Recovery runs it on a timer instead
+                          heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
+                          dead_message_ttl=DEAD_LETTER_TTL_MS)
+    broker.slots = slots
     for queue in ALL_QUEUES:
         broker.declare_queue(queue)
     return broker

@@ -70,7 +70,7 @@ def health_report() -> dict[str, Any]:
         report.update(queues=queues, workers=workers, scheduler=scheduler_status(),
                       queues_without_consumer=[q for q, c in consumers.items() if not c])
         report["stuck_queues"] = [q for q in report["queues_without_consumer"]
-                                  if queues[q]["ready"] or queues[q]["delayed"]]
+                                  if queues[q]["ready"] or queues[q]["delayed"] or queues[q]["waiting"]]
         if report["stuck_queues"]:
             report["status"] = "degraded"
     if db_ok:

@@ -10,7 +10,8 @@ from typing import Literal, Optional
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ALL_QUEUES = ("high", "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
+PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
+ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
 
 
 class SettingsError(SystemExit):
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     responder_api_key: str = ""
     # Job machinery tuning (seconds unless named otherwise).
     slot_lease_seconds: int = Field(default=60, ge=5)
+    slot_queued_lease_seconds: int = Field(default=600, ge=5)  # a slot given at enqueue, until the job starts
     worker_heartbeat_seconds: float = Field(default=5, gt=0)
     worker_dead_after_seconds: int = Field(default=30, ge=5)
     job_stale_after_seconds: int = Field(default=120, ge=5)

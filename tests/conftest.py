@@ -60,8 +60,9 @@ def clean_queues(broker, runtime):
     """Empty every queue (and dead letters) before and after a test that counts messages."""
     def flush():
         broker.flush_all()
-        for key in runtime.redis.scan_iter(match=runtime.keys("slots", "*")):
-            runtime.redis.delete(key)
+        for pattern in ("slots", "waiting"):
+            for key in runtime.redis.scan_iter(match=runtime.keys(pattern, "*")):
+                runtime.redis.delete(key)
     flush()
     yield
     flush()

@@ -114,7 +114,7 @@ def _check_broker() -> list[Check]:
     alive = sum(1 for w in workers if w["alive"])
     if missing:
         counts = queue_counts()
-        waiting = [f"{q} ({counts[q]['ready'] + counts[q]['delayed']} waiting)" if q in counts else q for q in missing]
+        waiting = [f"{q} ({counts[q]['ready'] + counts[q]['delayed'] + counts[q]['waiting']} waiting)" if q in counts else q for q in missing]
         checks.append(Check("consumers", "FAIL", f"no live worker consumes: {', '.join(waiting)}"))
     else:
         checks.append(Check("consumers", "OK", f"every queue has a consumer ({alive} live worker process(es))"))

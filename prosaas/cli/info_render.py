@@ -37,10 +37,11 @@ def _status_line(health: dict) -> str:
 
 def _queues(health: dict) -> list[str]:
     stuck, idle = health.get("stuck_queues", []), health.get("queues_without_consumer", [])
-    rows = [[name, q["ready"], q["delayed"], q["running"], q["dead_letters"], q["consumers"],
+    rows = [[name, q["ready"], q["delayed"], q.get("waiting", 0), q["running"], q["dead_letters"], q["consumers"],
              "STUCK: messages and no consumer" if name in stuck else ("no consumer" if name in idle else "")]
             for name, q in health["queues"].items()]
-    return table(["QUEUE", "READY", "DELAYED", "RUNNING", "DEAD", "CONSUMERS", ""], rows, right=(1, 2, 3, 4, 5))
+    return table(["QUEUE", "READY", "DELAYED", "WAITING_SLOT", "RUNNING", "DEAD", "CONSUMERS", ""], rows,
+                 right=(1, 2, 3, 4, 5, 6))
 
 
 def _workers(health: dict) -> list[str]:

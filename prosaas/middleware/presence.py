@@ -38,6 +38,7 @@ class WorkerPresence(Middleware):
         self.started_at = time.time()
         self.queues: list[str] = []
         self.broker_id = None
+        self.broker = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._thread = None
@@ -55,6 +56,7 @@ class WorkerPresence(Middleware):
     # Lifecycle ------------------------------------------------------------------------
     def after_worker_boot(self, broker, worker):
         self.broker_id = broker.broker_id
+        self.broker = broker
         self.queues = sorted(q for q in worker.consumers if not q.endswith(".DQ")) if worker.consumers else []
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
@@ -126,6 +128,7 @@ class WorkerPresence(Middleware):
                         job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="crashed_worker",
                                              error="the job's worker process died on every delivery "
                                                    "(out of memory or killed); moved to the dead-letter queue")
+        self.slots.sweep_waiting(self.broker)
         self._prune_workers()
         self._requeue_abandoned_jobs()
 

@@ -1,34 +1,19 @@
-"""Per-business concurrency: leased slots keyed by (actor, business_id), deferral without spending a retry."""
+"""Per-business concurrency: leased slots keyed by (actor, business_id), a waiting list per business."""
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
+from uuid import uuid4
 
 import redis
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
+from prosaas import slot_scripts
+from prosaas.settings import PRIORITY_QUEUE
+
 log = logging.getLogger("prosaas.slots")
-
-# A slot is a member of a sorted set scored by its lease expiry: a dead worker's slot expires
-# by itself, unlike one shared counter whose TTL every acquire refreshes.
-ACQUIRE = """
-local now = tonumber(ARGV[1])
-redis.call('zremrangebyscore', KEYS[1], '-inf', now)
-local active = redis.call('zcard', KEYS[1])
-if redis.call('zscore', KEYS[1], ARGV[4]) then return active end
-if active >= tonumber(ARGV[3]) then return -active end
-redis.call('zadd', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
-redis.call('pexpire', KEYS[1], tonumber(ARGV[2]) * 2)
-return active + 1
-"""
-
-RELEASE = """
-redis.call('zrem', KEYS[1], ARGV[2])
-redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]))
-return redis.call('zcard', KEYS[1])
-"""
 
 
 class SlotUnavailable(MiddlewareError):
@@ -40,87 +25,159 @@ class SlotUnavailable(MiddlewareError):
 
 
 class BusinessSlots(Middleware):
-    """At most ``per_business`` messages of an actor run at once for one business.
+    """At most ``per_business`` messages of an actor run at once for one business, oldest first.
+
+    A slot is taken when the message is enqueued (ProsaasBroker.enqueue calls `admit`): with every slot
+    taken the message waits in its business's own list, not in the shared queue, so another business's
+    messages never queue behind one business's backlog. Each finished delivery moves the oldest waiting
+    message into the queue with the freed slot. The slot's lease is renewed while the message runs; a
+    dead worker's slot expires by itself, and the worker heartbeat sweeps waiting lists whose slots did.
+    A delivery that arrives without a slot (its lease ran out while queued) takes a free one or waits.
 
     Parameters:
-      client: Redis client; keys: our key namer; lease_seconds: how long a slot outlives a dead worker;
-      defer_ms: (low, high) delay range for a message that found no free slot.
+      client: Redis client; keys: our key namer; lease_seconds: how long a running slot outlives a dead
+      worker; queued_lease_seconds: how long a slot given at enqueue waits for its message to start.
 
     >>> @dramatiq.actor(queue_name="recordings", per_business=3)
     ... def download_recording(business_id, call_sid): ...
     """
 
-    def __init__(self, client, keys, *, lease_seconds: int = 60, defer_ms=(500, 1500)):
+    def __init__(self, client, keys, *, lease_seconds: int = 60, queued_lease_seconds: int = 600):
         self.client = client
         self.keys = keys
         self.lease_ms = lease_seconds * 1000
-        self.defer_ms = defer_ms
-        self.held: dict[str, tuple[str, int, str]] = {}  # message_id -> (key, limit, business)
+        self.queued_lease_ms = queued_lease_seconds * 1000
+        self.key_ttl_ms = 2 * max(self.lease_ms, self.queued_lease_ms)
+        self.held: dict[str, tuple] = {}  # message_id -> (limit, business, slots key)
         self._lock = threading.Lock()
-        self._acquire = client.register_script(ACQUIRE)
-        self._release = client.register_script(RELEASE)
+        self._scripts = {name: client.register_script(getattr(slot_scripts, name))
+                         for name in ("ADMIT", "ACQUIRE", "PARK", "RELEASE", "SWEEP")}
 
     @property
     def actor_options(self):
         return {"per_business"}
 
+    # Keys and limits --------------------------------------------------------------------
     def slot_key(self, actor_name: str, business_id) -> str:
         return self.keys("slots", actor_name, business_id)
 
+    def waiting_key(self, actor_name: str, business_id) -> str:
+        return self.keys("waiting", actor_name, business_id)
+
+    def _run(self, script: str, actor_name: str, business_id, limit: int, *extra):
+        waiting = self.waiting_key(actor_name, business_id)
+        return self._scripts[script](
+            keys=[self.slot_key(actor_name, business_id), waiting, waiting + ":msgs"],
+            args=[int(time.time() * 1000), self.queued_lease_ms, limit, self.key_ttl_ms, self.keys.namespace,
+                  *extra])
+
+    @staticmethod
+    def _front(message) -> str:
+        """'1' for a message of the priority queue: it waits ahead of its business's backlog."""
+        return "1" if message.queue_name == PRIORITY_QUEUE else "0"
+
+    @staticmethod
+    def limit_for(broker, actor_name: str) -> int | None:
+        """The actor's per-business limit, or None for actors without one (or unknown here)."""
+        try:
+            limit = broker.get_actor(actor_name).options.get("per_business")
+        except ActorNotFound:
+            return None
+        if not limit:
+            return None
+        return int(limit() if callable(limit) else limit)
+
+    @staticmethod
+    def business_of(message) -> object:
+        return message.options.get("business_id", message.kwargs.get("business_id"))
+
+    # Enqueue side -------------------------------------------------------------------------
+    def admit(self, message, limit: int) -> bool:
+        """Put a prepared message (with its redis_message_id) into its queue with a slot, or make it wait.
+
+        Raises redis.RedisError like any enqueue when Redis is down (the caller answers 503).
+        """
+        admitted = self._run("ADMIT", message.actor_name, self.business_of(message), limit, message.message_id,
+                             message.options["redis_message_id"], message.queue_name, message.encode(),
+                             self._front(message))
+        if not admitted:
+            log.info("JOB_WAITING_FOR_SLOT actor=%s business_id=%s job_id=%s limit=%d", message.actor_name,
+                     self.business_of(message), message.options.get("job_id", "-"), limit)
+        return bool(admitted)
+
+    # Worker side --------------------------------------------------------------------------
     def before_process_message(self, broker, message):
-        actor = broker.get_actor(message.actor_name)
-        limit = actor.options.get("per_business")
+        limit = self.limit_for(broker, message.actor_name)
         if not limit:
             return
-        limit = limit() if callable(limit) else int(limit)
-        business_id = message.options.get("business_id", message.kwargs.get("business_id"))
-        key = self.slot_key(message.actor_name, business_id)
+        business_id = self.business_of(message)
         try:
-            active = self._acquire(keys=[key], args=[int(time.time() * 1000), self.lease_ms, limit,
-                                                     message.message_id])
+            active = self._run("ACQUIRE", message.actor_name, business_id, limit, message.message_id,
+                               self.lease_ms)
+            if active <= 0:
+                waiting = message.copy(options={"redis_message_id": str(uuid4()),
+                                                "deferrals": message.options.get("deferrals", 0) + 1})
+                requeued = self._run("PARK", message.actor_name, business_id, limit, message.message_id,
+                                     waiting.options["redis_message_id"], message.queue_name, waiting.encode(),
+                                     self._front(message))
         except redis.RedisError as exc:
             log.warning("SLOT_UNAVAILABLE actor=%s business_id=%s error=%s", message.actor_name, business_id,
                         type(exc).__name__)
             raise SlotUnavailable(f"could not take a {message.actor_name} slot: Redis unreachable") from exc
         if active > 0:
             with self._lock:
-                self.held[message.message_id] = (key, limit, business_id)
+                self.held[message.message_id] = (limit, business_id, self.slot_key(message.actor_name, business_id))
             log.info("SLOT_ACQUIRED actor=%s business_id=%s job_id=%s active=%d/%d", message.actor_name,
                      business_id, message.options.get("job_id", "-"), active, limit)
             return
-        delay = random.randint(*self.defer_ms)
-        log.info("JOB_DEFERRED actor=%s business_id=%s job_id=%s reason=no_free_slot active=%d/%d delay_ms=%d",
-                 message.actor_name, business_id, message.options.get("job_id", "-"), -active, limit, delay)
-        broker.enqueue(message.copy(options={"deferrals": message.options.get("deferrals", 0) + 1}), delay=delay)
+        log.info("JOB_DEFERRED actor=%s business_id=%s job_id=%s reason=no_free_slot active=%d/%d to=%s",
+                 message.actor_name, business_id, message.options.get("job_id", "-"), -active, limit,
+                 "queue" if requeued else "waiting_list")
         raise SkipMessage("no free slot")
 
-    def _release_slot(self, message):
+    def _release_slot(self, broker, message):
         with self._lock:
             held = self.held.pop(message.message_id, None)
         if held is None:
             return
-        key, limit, business_id = held
-        active = self._release(keys=[key], args=[int(time.time() * 1000), message.message_id])
+        limit, business_id, _key = held
+        active = self._run("RELEASE", message.actor_name, business_id, limit, message.message_id)
         log.info("SLOT_RELEASED actor=%s business_id=%s job_id=%s active_after=%d/%d", message.actor_name,
                  business_id, message.options.get("job_id", "-"), active, limit)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        self._release_slot(message)
+        self._release_slot(broker, message)
 
     after_skip_message = after_process_message
 
+    # Heartbeat side -----------------------------------------------------------------------
     def renew_leases(self) -> None:
         """Extend every slot this process holds (called from the worker heartbeat)."""
         with self._lock:
-            held = list(self.held.items())
+            held = [(message_id, entry[2]) for message_id, entry in self.held.items()]
         if not held:
             return
         expiry = int(time.time() * 1000) + self.lease_ms
         pipe = self.client.pipeline(transaction=False)
-        for message_id, (key, _limit, _b) in held:
+        for message_id, key in held:
             pipe.zadd(key, {message_id: expiry}, xx=True)
-            pipe.pexpire(key, self.lease_ms * 2)
+            pipe.pexpire(key, self.key_ttl_ms)
         pipe.execute()
+
+    def sweep_waiting(self, broker) -> int:
+        """Move waiting messages whose business has free slots again (expired leases) into their queue."""
+        moved = 0
+        for key in self.client.scan_iter(match=self.keys("waiting", "*"), count=500):
+            name = key.decode() if isinstance(key, bytes) else key
+            if name.endswith(":msgs"):
+                continue
+            actor_name, business_id = name.split(":")[-2:]
+            limit = self.limit_for(broker, actor_name)
+            if limit:
+                moved += self._run("SWEEP", actor_name, business_id, limit)
+        if moved:
+            log.info("SLOT_SWEEP moved=%d", moved)
+        return moved
 
     def slots_in_use(self) -> dict[str, int]:
         """Slots in use per actor, across all workers (for metrics and health)."""
@@ -131,3 +188,18 @@ class BusinessSlots(Middleware):
             actor = name.split(":")[-2]
             counts[actor] = counts.get(actor, 0) + self.client.zcount(name, now, "+inf")
         return counts
+
+
+def waiting_counts(client, keys, queue_of) -> dict[str, int]:
+    """Messages waiting for a per-business slot, per queue (queue_of(actor name) -> its queue), all businesses."""
+    names = [key.decode() if isinstance(key, bytes) else key
+             for key in client.scan_iter(match=keys("waiting", "*"), count=500)]
+    names = [name for name in names if not name.endswith(":msgs")]
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(name)
+    counts: dict[str, int] = {}
+    for name, length in zip(names, pipe.execute()):
+        queue_name = queue_of(name.split(":")[-2])
+        counts[queue_name] = counts.get(queue_name, 0) + length
+    return counts

@@ -21,7 +21,7 @@ class ClusterCollector:
         depth = GaugeMetricFamily("prosaas_queue_messages", "Messages per queue and state", labels=["queue", "state"])
         dead = GaugeMetricFamily("prosaas_dead_letters", "Dead-lettered messages per queue", labels=["queue"])
         for queue, counts in queue_counts().items():
-            for state in ("ready", "delayed", "running"):
+            for state in ("ready", "delayed", "waiting", "running"):
                 depth.add_metric([queue, state], counts[state])
             dead.add_metric([queue], counts["dead_letters"])
         workers = GaugeMetricFamily("prosaas_workers_alive", "Worker processes with a fresh heartbeat")
