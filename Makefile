@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run stop status test bench install install-test browser clean screenshot
+.PHONY: wrk run stop status test bench install install-test browser clean screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,11 @@ browser:
 test: $(TEST_STAMP) browser
 	$(PY) -m pytest tests
 
-bench: $(TEST_STAMP)
+# wrk drives the API benchmark (Debian's package).
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || echo "wrk could not be installed: bench/bench_api.py needs it"
+
+bench: $(TEST_STAMP) wrk
 	@for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:

@@ -11,6 +11,7 @@ from dramatiq.errors import BrokerConnectionError as DramatiqConnectionError
 
 from db import job_store
 from db.base import new_id
+from db.job_inserts import JobInsertWriter, new_job_row
 from db.models.core import BackgroundJob, JobStatus
 from prosaas.errors import BrokerUnavailable
 from prosaas.middleware.tracking import current_job_id
@@ -48,14 +49,25 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
         message = message.copy(queue_name=queue_name)
     fields = dict(job_id=job_id, business_id=business_id, type=job_type, actor_name=actor.actor_name,
                   queue=message.queue_name, message_id=message.message_id, args=kwargs)
-    with runtime.database.session() as session:
-        if actor.options.get("batch"):
+    if actor.options.get("batch"):
+        with runtime.database.session() as session:
             job, created = job_store.create_batch_job_once(session, **fields)
-        else:
-            job, created = job_store.create_job(session, is_batch=False, **fields), True
+    else:  # committed together with the rows of concurrent requests (one durable commit for all)
+        job, created = _row_writer(runtime.database).insert(new_job_row(**fields)), True
     if created:
         _send(message, job_id, delay_ms)
     return Enqueued(job=job, created=created)
+
+
+_row_writers: dict[object, JobInsertWriter] = {}
+
+
+def _row_writer(database) -> JobInsertWriter:
+    """This process's group-commit writer of new job rows for `database`."""
+    writer = _row_writers.get(database)
+    if writer is None:
+        writer = _row_writers.setdefault(database, JobInsertWriter(database))
+    return writer
 
 
 def _send(message, job_id: str, delay_ms: Optional[int]) -> None:

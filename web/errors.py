@@ -6,6 +6,7 @@ import logging
 import falcon
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
+from db.group_commit import GroupWriteFailed
 from db.job_store import JobConflict
 from prosaas.errors import BadInput, BrokerUnavailable
 
@@ -25,6 +26,16 @@ def _database_down(req, resp, ex, params):
     raise falcon.HTTPServiceUnavailable(title="Database unavailable",
                                         description="The database is unreachable; try again shortly.",
                                         retry_after=5)
+
+
+def _group_write_failed(req, resp, ex, params):
+    """A row written together with other requests' rows (db/group_commit.py) failed: answer by its cause."""
+    cause = ex.__cause__
+    if isinstance(cause, (OperationalError, InterfaceError)):
+        return _database_down(req, resp, cause, params)
+    if isinstance(cause, DataError):
+        return _out_of_range(req, resp, cause, params)
+    return _unexpected(req, resp, ex, params)
 
 
 def _out_of_range(req, resp, ex, params):
@@ -78,6 +89,7 @@ def install_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(BrokerUnavailable, _broker_down)
     app.add_error_handler(OperationalError, _database_down)
     app.add_error_handler(InterfaceError, _database_down)
+    app.add_error_handler(GroupWriteFailed, _group_write_failed)
     app.add_error_handler(JobConflict, _conflict)
     app.add_error_handler(BadInput, _bad_input)
     # A value the database cannot store (an id beyond BIGINT, say) is the caller's mistake, not a 500.

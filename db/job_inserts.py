@@ -1,0 +1,67 @@
+"""New job rows by group commit: the web's concurrent requests share one durable INSERT and one commit.
+
+Every accepted job needs its `background_jobs` row committed (durably: the 202 promises it) before its
+message is sent. One commit per request made PostgreSQL's WAL flush (about 3.6 ms and 275 a second on our
+machines) and SQLAlchemy's unit of work the API's ceiling; here the rows that arrive while the previous
+INSERT is in flight go in together, one multi-row INSERT and one commit for all of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, DataError
+
+from db.base import utcnow
+from db.group_commit import GroupCommitWriter, Write
+from db.models.core import BackgroundJob, JobStatus
+
+
+@dataclass(eq=False)
+class JobInsert(Write):
+    row: dict[str, Any] = None  # column -> value, every column of background_jobs
+
+
+def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, queue: str, message_id: str,
+                args: dict[str, Any], is_batch: bool = False) -> dict[str, Any]:
+    """Every column of a new queued job, defaults spelled out (the row is also answered without a read)."""
+    now = utcnow()
+    return dict(id=job_id, business_id=business_id, type=type, actor_name=actor_name, queue=queue,
+                message_id=message_id, args=args, is_batch=is_batch, status=JobStatus.QUEUED,
+                requested_action=None, total=0, processed=0, succeeded=0, failed=0, error=None,
+                error_reason=None, attempts=0, cursor=None, result=None, worker=None, created_at=now,
+                updated_at=now, started_at=None, finished_at=None, heartbeat_at=None)
+
+
+class JobInsertWriter(GroupCommitWriter[JobInsert]):
+    """Inserts new (non-batch) job rows for this process, durably, in groups.
+
+    >>> rows = JobInsertWriter(database)
+    >>> job = rows.insert(new_job_row(job_id=..., business_id=7, ...))   # committed when it returns
+    """
+
+    thread_name = "job-insert-writer"
+
+    def __init__(self, database, *, max_batch: int = 256):
+        super().__init__(database, relaxed_durability=False, max_batch=max_batch)
+        self._statement = insert(BackgroundJob.__table__)
+
+    def insert(self, row: dict[str, Any]) -> BackgroundJob:
+        """Commit the row; returns it as a detached BackgroundJob. Raises GroupWriteFailed (an SQLAlchemyError)."""
+        self.submit(JobInsert(row=row))
+        return BackgroundJob(**row)
+
+    def describe(self, write: JobInsert) -> str:
+        return f"job {write.row['id']}"
+
+    def write_batch(self, connection: Connection, batch: list[JobInsert]) -> None:
+        connection.execute(self._statement, [write.row for write in batch])
+
+    def write_alone(self, connection: Connection, write: JobInsert) -> None:
+        connection.execute(self._statement, [write.row])
+
+    def retry_alone_after(self, exc: BaseException) -> bool:
+        # One bad row (e.g. a business deleted a moment ago) must not fail the other requests' jobs.
+        return isinstance(exc, (IntegrityError, DataError))
