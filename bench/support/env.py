@@ -5,11 +5,14 @@ Import this BEFORE anything from prosaas: it sets the environment the settings a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import secrets
+import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +47,10 @@ class BenchEnv:
             self.env["DATABASE_URL"] = f"sqlite:///{self.tmp / 'bench.db'}"
         os.environ.update(self.env)
         atexit.register(self.cleanup)
+        # A bench stopped by SIGTERM/SIGHUP (a closed terminal, a timeout) still runs its `finally` blocks and
+        # this cleanup, so no worker it started is left running.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _exit_on_signal)
         from db.migrate import run_migrations
 
         run_migrations(self.env["DATABASE_URL"], lock_dir=self.tmp)
@@ -61,8 +68,40 @@ class BenchEnv:
         connection.close()
         return POSTGRES_URL.rsplit("/", 1)[0] + "/" + self.database_name
 
+    def own_processes(self) -> list[int]:
+        """Processes started for this run (any depth), known by the run's namespace in their environment."""
+        marker = f"PROSAAS_REDIS_NAMESPACE={self.namespace}".encode() + b"\0"
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if marker in (entry / "environ").read_bytes() + b"\0":
+                    found.append(int(entry.name))
+            except OSError:  # gone, or not ours to read
+                continue
+        return found
+
+    def end_own_processes(self, grace_seconds: float = 10) -> None:
+        """SIGTERM whatever this run started and is still alive, SIGKILL what outlives the grace period."""
+        pids = self.own_processes()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pids = [pid for pid in pids if Path(f"/proc/{pid}").exists() and not _is_zombie(pid)]
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if pids:
+            print(f"bench: killed leftover processes {pids}", file=sys.stderr)
+
     def cleanup(self) -> None:
         import redis
+
+        self.end_own_processes()
 
         try:
             client = redis.Redis.from_url(REDIS_URL)
@@ -102,6 +141,17 @@ class BenchEnv:
         with get_runtime().database.session() as session:
             business, key = create_business(session, name, "UTC")
             return business.id, key
+
+
+def _exit_on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def result_line(claim: str, **figures) -> None:
