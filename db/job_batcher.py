@@ -1,27 +1,23 @@
 """Group commit for job-row state changes: how a worker process's claims and outcomes reach the database.
 
-Every greenlet/thread of a worker process hands its claim or outcome to one writer per process and waits
-for it; the writer puts whatever accumulated while its previous write was in flight into ONE transaction
-of a few statements (classic group commit: an idle writer writes at once, no fixed sleep). SQLite writes
-each change in the caller's own transaction, as before.
+Every greenlet/thread of a worker process hands its claim or outcome to one writer per process
+(db/group_commit.py) and waits for it; whatever accumulated while the previous write was in flight goes
+into ONE transaction of a few statements: one UPDATE for all claims, one for all completions.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import threading
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db import job_store
 from db.base import utcnow
+from db.group_commit import GroupCommitWriter, GroupWriteFailed, Write
 from db.models.core import BackgroundJob, JobStatus
 
 CLAIM = "claim"
@@ -51,28 +47,25 @@ _COMPLETE_SQL = (
 )
 
 
-class JobWriteFailed(SQLAlchemyError):
-    """The batch holding this write failed and nothing of it was written; the cause is `__cause__`."""
+# A failed batch raises this in every caller (an SQLAlchemyError, so the callers retry as on any DB error).
+JobWriteFailed = GroupWriteFailed
 
 
 @dataclass(eq=False)
-class _Write:
-    """One caller's claim or outcome, and the answer it waits for."""
+class JobWrite(Write):
+    """One caller's claim or outcome; a claim's answer is its job_store.Claim."""
 
-    kind: str  # CLAIM | COMPLETED | FAILED | RETRY
-    job_id: str
-    fields: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    claim: Optional[job_store.Claim] = None
-    error: Optional[BaseException] = None
+    kind: str = CLAIM  # CLAIM | COMPLETED | FAILED | RETRY
+    job_id: str = ""
+    fields: dict[str, Any] = None
 
 
-class JobWriteBatcher:
+class JobWriteBatcher(GroupCommitWriter[JobWrite]):
     """Claims and outcomes of job rows, written by one writer thread/greenlet per process in batches.
 
     Each call blocks until its change is committed (or raises JobWriteFailed, an SQLAlchemyError, when
-    the batch holding it failed), so callers keep the semantics of writing it themselves. The writer
-    starts lazily in each process (after a fork too) and is restarted if it ever died.
+    the batch holding it failed), so callers keep the semantics of writing it themselves. Commits do not
+    wait for the WAL flush (job state changes, as before).
 
     >>> writes = JobWriteBatcher(database)
     >>> writes.claim(job_id, worker="host:123", stale_before=utcnow() - dt.timedelta(seconds=60)).action
@@ -80,21 +73,14 @@ class JobWriteBatcher:
     >>> writes.finish(job_id, status="completed", result={"sent": 3})
     """
 
-    WAIT_CHECK_SECONDS = 5.0  # how often a waiting caller checks that the writer is still alive
+    thread_name = "job-write-batcher"
 
     def __init__(self, database, *, max_batch: int = 256):
-        self.database = database
-        self.max_batch = max_batch
-        self.batches_written = 0  # counters, for tests and profiling
-        self.writes_written = 0
-        self._reset_process_state()
-        this = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (this() is not None and this()._reset_process_state()))
+        super().__init__(database, relaxed_durability=True, max_batch=max_batch)
 
-    # Public calls -------------------------------------------------------------------------------
     def claim(self, job_id: str, *, worker: str, stale_before: dt.datetime) -> job_store.Claim:
         """Mark the job running for this delivery, or say why not (job_store.claim_for_run's answer)."""
-        return self._submit(_Write(CLAIM, job_id, {"worker": worker, "stale_before": stale_before})).claim
+        return self.submit(JobWrite(CLAIM, job_id, {"worker": worker, "stale_before": stale_before})).answer
 
     def finish(self, job_id: str, *, status: str, error: Optional[str] = None, reason: Optional[str] = None,
                result: Optional[dict] = None) -> None:
@@ -102,94 +88,30 @@ class JobWriteBatcher:
         if status not in (COMPLETED, FAILED):
             raise ValueError(f"finish() records completed or failed, not {status!r}")
         encoded = json.dumps(result) if result is not None else None  # a bad result fails its caller only
-        self._submit(_Write(status, job_id, {"error": error, "reason": reason, "result": result,
-                                             "encoded_result": encoded}))
+        self.submit(JobWrite(status, job_id, {"error": error, "reason": reason, "result": result,
+                                              "encoded_result": encoded}))
 
     def record_retry(self, job_id: str, *, error: str, reason: str) -> None:
         """A failed attempt that will be retried: back to queued (job_store.record_retry)."""
-        self._submit(_Write(RETRY, job_id, {"error": error, "reason": reason}))
+        self.submit(JobWrite(RETRY, job_id, {"error": error, "reason": reason}))
 
-    @property
-    def pending(self) -> int:
-        """Writes waiting for the next batch (not counting the one being written)."""
-        with self._lock:
-            return len(self._pending)
+    def describe(self, write: JobWrite) -> str:
+        return f"the {write.kind} of job {write.job_id}"
 
-    # Callers' side ------------------------------------------------------------------------------
-    def _submit(self, write: _Write) -> _Write:
-        if self.database.is_sqlite:
-            return self._write_alone(write)
-        if self._pid != os.getpid():
-            self._reset_process_state()
-        with self._lock:
-            self._pending.append(write)
-            self._ensure_writer()
-            self._wake.notify()
-        while not write.done.wait(self.WAIT_CHECK_SECONDS):
-            with self._lock:
-                self._ensure_writer()
-        if write.error is not None:
-            raise JobWriteFailed(f"the batch writing job {write.job_id} failed: "
-                                 f"{type(write.error).__name__}: {write.error}") from write.error
-        return write
+    def write_batch(self, connection: Connection, batch: list[JobWrite]) -> None:
+        write_batch(connection, batch, utcnow())
 
-    def _write_alone(self, write: _Write) -> _Write:
+    def write_alone(self, connection: Connection, write: JobWrite) -> None:
         """SQLite: one transaction per change in the caller, as job_store writes it."""
-        with self.database.transaction(relaxed_durability=True) as connection:
-            if write.kind == CLAIM:
-                write.claim = job_store.claim_for_run(connection, write.job_id, **write.fields)
-            else:
-                _write_one_outcome(connection, write)
-        return write
-
-    # Writer's side ------------------------------------------------------------------------------
-    def _reset_process_state(self) -> None:
-        """Fresh lock, queue and writer for this process (a forked child must not use its parent's)."""
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._pending: list[_Write] = []
-        self._writer: Optional[threading.Thread] = None
-        self._pid = os.getpid()
-
-    def _ensure_writer(self) -> None:
-        """Start the writer if this process has none alive (caller holds the lock)."""
-        if self._writer is None or not self._writer.is_alive():
-            self._writer = threading.Thread(target=self._write_forever, name="job-write-batcher", daemon=True)
-            self._writer.start()
-
-    def _write_forever(self) -> None:
-        while True:
-            batch = self._next_batch()
-            self._write_batch(batch)
-
-    def _next_batch(self) -> list[_Write]:
-        """Wait for pending writes and take up to max_batch of them."""
-        with self._lock:
-            while not self._pending:
-                self._wake.wait()
-            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-            return batch
-
-    def _write_batch(self, batch: list[_Write]) -> None:
-        """One transaction for the whole batch; any failure fails every write in it, none is dropped."""
-        try:
-            with self.database.transaction(relaxed_durability=True) as connection:
-                write_batch(connection, batch, utcnow())
-            self.batches_written += 1
-            self.writes_written += len(batch)
-        except BaseException as exc:  # noqa: BLE001 - handed to every caller, who decides
-            for write in batch:
-                write.error = exc
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            for write in batch:
-                write.done.set()
+        if write.kind == CLAIM:
+            write.answer = job_store.claim_for_run(connection, write.job_id, **write.fields)
+        else:
+            _write_one_outcome(connection, write)
 
 
-def write_batch(connection: Connection, batch: list[_Write], now: dt.datetime) -> None:
+def write_batch(connection: Connection, batch: list[JobWrite], now: dt.datetime) -> None:
     """Outcomes first (they only touch rows this process runs), then claims; statements in id order."""
-    by_kind: dict[str, list[_Write]] = {}
+    by_kind: dict[str, list[JobWrite]] = {}
     for write in sorted(batch, key=lambda w: w.job_id):
         by_kind.setdefault(write.kind, []).append(write)
     if by_kind.get(COMPLETED):
@@ -200,12 +122,12 @@ def write_batch(connection: Connection, batch: list[_Write], now: dt.datetime) -
         _write_claims(connection, by_kind[CLAIM], now)
 
 
-def _write_completed(connection: Connection, writes: list[_Write], now: dt.datetime) -> None:
+def _write_completed(connection: Connection, writes: list[JobWrite], now: dt.datetime) -> None:
     connection.exec_driver_sql(_COMPLETE_SQL, {
         "now": now, "ids": [w.job_id for w in writes], "results": [w.fields["encoded_result"] for w in writes]})
 
 
-def _write_one_outcome(connection: Connection, write: _Write) -> None:
+def _write_one_outcome(connection: Connection, write: JobWrite) -> None:
     if write.kind == RETRY:
         job_store.record_retry(connection, write.job_id, error=write.fields["error"], reason=write.fields["reason"])
     else:
@@ -213,9 +135,9 @@ def _write_one_outcome(connection: Connection, write: _Write) -> None:
                              reason=write.fields["reason"], result=write.fields["result"])
 
 
-def _write_claims(connection: Connection, writes: list[_Write], now: dt.datetime) -> None:
+def _write_claims(connection: Connection, writes: list[JobWrite], now: dt.datetime) -> None:
     """Claim each job once; every write not answered `run` is decided from the row as it now stands."""
-    first: dict[str, _Write] = {}
+    first: dict[str, JobWrite] = {}
     for write in writes:
         first.setdefault(write.job_id, write)  # a second delivery of the same job in this batch
     claimed = {row[0] for row in connection.exec_driver_sql(_CLAIM_SQL, {
@@ -225,11 +147,11 @@ def _write_claims(connection: Connection, writes: list[_Write], now: dt.datetime
     })}
     refused = [w for w in writes if not (w.job_id in claimed and first[w.job_id] is w)]
     for write in (w for w in writes if w.job_id in claimed and first[w.job_id] is w):
-        write.claim = job_store.Claim("run")
+        write.answer = job_store.Claim("run")
     if refused:
         rows = _rows_by_id(connection, {w.job_id for w in refused})
         for write in refused:
-            write.claim = job_store.refusal(rows.get(write.job_id))
+            write.answer = job_store.refusal(rows.get(write.job_id))
 
 
 def _rows_by_id(connection: Connection, job_ids: set[str]) -> dict[str, BackgroundJob]:
