@@ -84,8 +84,11 @@ class GroupCommitWriter(Generic[W]):
             with self._lock:
                 self._ensure_writer()
         if write.error is not None:
+            # The cause's first line only: a database error's full text holds the whole batch's SQL and
+            # parameters, i.e. other callers' rows. The cause itself stays attached for logs and handlers.
+            first_line = (str(write.error).strip().splitlines() or [""])[0][:300]
             raise GroupWriteFailed(f"{self.describe(write)} was not written: "
-                                   f"{type(write.error).__name__}: {write.error}") from write.error
+                                   f"{type(write.error).__name__}: {first_line}") from write.error
         return write
 
     def describe(self, write: W) -> str:

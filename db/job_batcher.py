@@ -101,6 +101,14 @@ class JobWriteBatcher(GroupCommitWriter[JobWrite]):
     def write_batch(self, connection: Connection, batch: list[JobWrite]) -> None:
         write_batch(connection, batch, utcnow())
 
+    def retry_alone_after(self, exc: BaseException) -> bool:
+        """A deadlock or serialization failure is the batch's, not one row's: write each change alone."""
+        try:
+            from psycopg2.errors import TransactionRollbackError
+        except ImportError:  # SQLite-only install: no batches there anyway
+            return False
+        return isinstance(getattr(exc, "orig", None), TransactionRollbackError)
+
     def write_alone(self, connection: Connection, write: JobWrite) -> None:
         """SQLite: one transaction per change in the caller, as job_store writes it."""
         if write.kind == CLAIM:
