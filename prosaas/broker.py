@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
-from uuid import uuid4
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
@@ -25,6 +23,7 @@ from prosaas.middleware.retries import ProsaasRetries
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.middleware.tracking import JobTracking
 from prosaas.recovery import Recovery
+from prosaas.redis_broker import ProsaasBroker
 from prosaas.runtime import Runtime, get_runtime
 from prosaas.settings import ALL_QUEUES
 
@@ -32,27 +31,6 @@ RESULT_TTL_MS = 5 * 60 * 1000            # results kept 5 minutes
 DEAD_LETTER_TTL_MS = 24 * 3600 * 1000    # failures kept 24 hours
 DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000
 LATE_TICK_SKIP_SECONDS = 60              # periodic ticks older than this are skipped, not run in a burst
-
-
-class ProsaasBroker(RedisBroker):
-    """Dramatiq's RedisBroker whose enqueue gives slot-limited messages their per-business slot.
-
-    A message of an actor with `per_business` goes into the queue only with a free slot of its business,
-    otherwise into that business's waiting list (BusinessSlots.admit); delayed messages are admitted when
-    they fall due (Dramatiq's worker enqueues them again then). Everything else is Dramatiq's enqueue.
-    """
-
-    slots: BusinessSlots | None = None
-
-    def enqueue(self, message, *, delay=None):
-        limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
-        if not limit:
-            return super().enqueue(message, delay=delay)
-        message = message.copy(options={"redis_message_id": str(uuid4())})  # as RedisBroker.enqueue does
-        self.emit_before("enqueue", message, delay)
-        self.slots.admit(message, limit)
-        self.emit_after("enqueue", message, delay)
-        return message
 
 
 class TrackedResults(Results):

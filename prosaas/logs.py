@@ -28,6 +28,10 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text", stream=None) -> None:
+    # Our formats use neither the caller's file/line nor the thread: skip looking them up for every record
+    # (a worker writes two lines per job).
+    logging._srcfile = None
+    logging.logThreads = False
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()

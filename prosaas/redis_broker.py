@@ -1,0 +1,77 @@
+"""ProsaasBroker: Dramatiq's RedisBroker with per-business slot admission, group acks and lean hook dispatch."""
+from __future__ import annotations
+
+from uuid import uuid4
+
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Middleware, MiddlewareError
+
+from prosaas.group_ack import AckBatcher, GroupAckConsumer
+from prosaas.middleware.slots import BusinessSlots
+
+
+class ProsaasBroker(RedisBroker):
+    """Dramatiq's RedisBroker whose enqueue gives slot-limited messages their per-business slot.
+
+    Its consumers ack in groups (prosaas/group_ack.py), and middleware hooks are dispatched only to the
+    middleware that define them.
+
+    A message of an actor with `per_business` goes into the queue only with a free slot of its business,
+    otherwise into that business's waiting list (BusinessSlots.admit); delayed messages are admitted when
+    they fall due (Dramatiq's worker enqueues them again then). Everything else is Dramatiq's enqueue.
+    """
+
+    slots: BusinessSlots | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.acks = AckBatcher(self)
+
+    @property
+    def consumer_class(self):
+        return GroupAckConsumer
+
+    # Hook dispatch: Dramatiq calls every middleware's method for every signal, most of them the base
+    # class's no-op; with 13 middleware that loop was ~14 % of a no-op job's CPU. Here only the methods a
+    # middleware really defines are called, in the same order and with the same error handling.
+    def _hooks(self, name: str) -> list:
+        cache = self.__dict__.setdefault("_hook_cache", {})
+        hooks = cache.get(name)
+        if hooks is None:
+            default = getattr(Middleware, name, None)
+            bound = [(middleware, getattr(middleware, name, None)) for middleware in self.middleware]
+            hooks = cache[name] = [(middleware, hook) for middleware, hook in bound
+                                   if hook is not None and getattr(hook, "__func__", None) is not default]
+        return hooks
+
+    def add_middleware(self, middleware, *, before=None, after=None) -> None:
+        super().add_middleware(middleware, before=before, after=after)
+        self.__dict__.pop("_hook_cache", None)
+
+    def emit_before(self, signal: str, *args, **kwargs) -> None:
+        name = "before_" + signal
+        for middleware, hook in self._hooks(name):
+            try:
+                hook(self, *args, **kwargs)
+            except MiddlewareError:
+                raise
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", name, middleware, exc_info=True)
+
+    def emit_after(self, signal: str, *args, **kwargs) -> None:
+        name = "after_" + signal
+        for middleware, hook in reversed(self._hooks(name)):
+            try:
+                hook(self, *args, **kwargs)
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", name, middleware, exc_info=True)
+
+    def enqueue(self, message, *, delay=None):
+        limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
+        if not limit:
+            return super().enqueue(message, delay=delay)
+        message = message.copy(options={"redis_message_id": str(uuid4())})  # as RedisBroker.enqueue does
+        self.emit_before("enqueue", message, delay)
+        self.slots.admit(message, limit)
+        self.emit_after("enqueue", message, delay)
+        return message
