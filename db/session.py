@@ -41,6 +41,7 @@ class Database:
         self.pool_size = pool_size
         self._lock = threading.Lock()
         self._engine: Engine | None = None
+        self._relaxed_engine: Engine | None = None  # PostgreSQL: connections with synchronous_commit off
         self._pid = None
         self._sessionmaker = None
 
@@ -53,23 +54,39 @@ class Database:
         if self._engine is None or self._pid != os.getpid():
             with self._lock:
                 if self._engine is None or self._pid != os.getpid():
-                    if self._engine is not None:
-                        self._engine.dispose(close=False)  # the parent's sockets stay the parent's
+                    for inherited in (self._engine, self._relaxed_engine):
+                        if inherited is not None:
+                            inherited.dispose(close=False)  # the parent's sockets stay the parent's
+                    self._relaxed_engine = None
                     self._engine = self._make_engine()
                     self._sessionmaker = sessionmaker(self._engine, expire_on_commit=False)
                     self._pid = os.getpid()
         return self._engine
 
-    def _make_engine(self) -> Engine:
+    @property
+    def relaxed_engine(self) -> Engine:
+        """PostgreSQL connections whose commits do not wait for the WAL flush (the same engine on SQLite)."""
+        engine = self.engine  # re-creates both after a fork
+        if self.is_sqlite:
+            return engine
+        if self._relaxed_engine is None:
+            with self._lock:
+                if self._relaxed_engine is None:
+                    self._relaxed_engine = self._make_engine(relaxed=True)
+        return self._relaxed_engine
+
+    def _make_engine(self, *, relaxed: bool = False) -> Engine:
         if self.is_sqlite:
             engine = create_engine(self.url, connect_args={"timeout": 15, "check_same_thread": False})
             event.listen(engine, "connect", _tune_sqlite)
             return engine
+        pool_size = min(self.pool_size, 4) if relaxed else self.pool_size  # relaxed: few hot writers
         return create_engine(
-            self.url, pool_size=self.pool_size, max_overflow=self.pool_size * 2,
+            self.url, pool_size=pool_size, max_overflow=pool_size * 2,
             # No pre-ping round trip per checkout: a connection found dead raises once and
             # SQLAlchemy then invalidates the whole pool (the job retries / the API answers 503).
             pool_pre_ping=False, pool_recycle=1800, pool_timeout=10,
+            connect_args={"options": "-c synchronous_commit=off"} if relaxed else {},
         )
 
     @contextlib.contextmanager
@@ -90,13 +107,12 @@ class Database:
     def transaction(self, *, relaxed_durability: bool = False) -> Iterator[Connection]:
         """A Core connection in one transaction, for hot paths that need no ORM unit of work.
 
-        relaxed_durability: on PostgreSQL, commit without waiting for the WAL flush
-        (synchronous_commit=off for this transaction only): a server crash may lose the last
-        fraction of a second of such commits, never corrupt them. Used for job state changes.
+        relaxed_durability: on PostgreSQL, commit without waiting for the WAL flush (on connections
+        opened with synchronous_commit=off, so no extra statement per transaction): a server crash
+        may lose the last fraction of a second of such commits, never corrupt them. Used for job
+        state changes.
         """
-        with self.engine.begin() as connection:
-            if relaxed_durability and not self.is_sqlite:
-                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        with (self.relaxed_engine if relaxed_durability else self.engine).begin() as connection:
             yield connection
 
     def ping(self) -> None:
@@ -104,6 +120,7 @@ class Database:
             connection.execute(text("select 1"))
 
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        for engine in (self._engine, self._relaxed_engine):
+            if engine is not None:
+                engine.dispose()
+        self._engine = self._relaxed_engine = None

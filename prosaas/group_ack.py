@@ -3,7 +3,7 @@
 Dramatiq's Redis consumer acks each processed message with its own call of the dispatch script (a round
 trip, and about 40 % of a no-op job's CPU in a worker). Here every greenlet hands its ack to one handler
 per process and waits for it; the handler acks whatever accumulated meanwhile with one script call per
-queue, all in one pipeline. Same keys and the same effect as Dramatiq's "ack" command (and its heartbeat):
+queue. Same keys and the same effect as Dramatiq's "ack" command (and its heartbeat):
 the message leaves the worker's ack set and the queue's message hash. A greenlet returns only once its
 ack is done, so a process that dies earlier leaves the message to be redelivered, as before.
 """
@@ -36,7 +36,7 @@ class Ack(Item):
 
 
 class AckBatcher(Batcher[Ack]):
-    """Acks of one broker's consumers in this process, one pipeline per batch."""
+    """Acks of one broker's consumers in this process, one script call per queue and batch."""
 
     thread_name = "group-ack"
 
@@ -57,13 +57,12 @@ class AckBatcher(Batcher[Ack]):
         for item in batch:
             by_queue.setdefault(item.queue_name, []).append(item.redis_message_id)
         broker, now = self.broker, current_millis()
-        pipe = broker.client.pipeline(transaction=False)
+        # One call per queue (usually one): a pipeline would ask SCRIPT EXISTS first on every execute.
         for queue_name, message_ids in by_queue.items():
             self._script(keys=[f"{broker.namespace}:__heartbeats__",
                                f"{broker.namespace}:__acks__.{broker.broker_id}.{queue_name}",
                                f"{broker.namespace}:{queue_name}.msgs"],
-                         args=[now, broker.broker_id, *message_ids], client=pipe)
-        pipe.execute()
+                         args=[now, broker.broker_id, *message_ids])
 
 
 class GroupAckConsumer(_RedisConsumer):
