@@ -33,16 +33,24 @@ DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000
 LATE_TICK_SKIP_SECONDS = 60              # periodic ticks older than this are skipped, not run in a burst
 
 
-class TrackedResults(Results):
-    """Dramatiq's Results; a tracked job's returned dict is its row's `result`, so no warning for it."""
+def quiet_results(backend, *, result_ttl: int) -> Results:
+    """Dramatiq's Results middleware, without its warning for actors that return a value nobody stores.
 
-    def after_process_message(self, broker, message, *, result=None, exception=None):
-        if result is not None and message.options.get("job_id"):
-            store_results, result_ttl = self._lookup_options(broker, message)
-            if store_results and exception is None:
-                self.backend.store_result(message, result, result_ttl)
-            return
-        super().after_process_message(broker, message, result=result, exception=exception)
+    Our actors return a summary on purpose: a tracked job's dict is its row's `result`, a periodic job's
+    is its JOB_DONE for tests and direct calls. Actors with `store_results=True` are stored as usual.
+    A Results *instance* with its after_process_message replaced, not a subclass: Dramatiq's worker looks
+    for the Results middleware by exact type (`type(m) is Results`) and, not finding it, warns "you haven't
+    added the Results middleware" for every actor that returns a value.
+    """
+    results = Results(backend=backend, result_ttl=result_ttl)
+
+    def after_process_message(broker, message, *, result=None, exception=None):
+        store_results, ttl = results._lookup_options(broker, message)
+        if store_results and exception is None:
+            results.backend.store_result(message, result, ttl)
+
+    results.after_process_message = after_process_message
+    return results
 
 
 def build_broker(runtime: Runtime) -> ProsaasBroker:
@@ -74,8 +82,8 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
         Pipelines(),
         ProsaasRetries(),
         CurrentMessage(),
-        TrackedResults(backend=RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
-                result_ttl=RESULT_TTL_MS),
+        quiet_results(RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
+                      result_ttl=RESULT_TTL_MS),
     ]
     broker = ProsaasBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
                           maintenance_chance=0,  # our Recovery runs it on a timer instead

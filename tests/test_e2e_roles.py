@@ -11,7 +11,7 @@ def test_job_goes_from_enqueued_to_done_through_http(tmp_logs, worker_factory, a
     web, base = start_web(tmp_logs)
     scheduler = start_scheduler(tmp_logs)
     try:
-        worker_factory(queues="default,high", processes=1)
+        worker = worker_factory(queues="default,high", processes=1)
         created = json_of(run_cli("business", "create", "E2E Ltd", "--json"))
         assert set(created) == {"business_id", "api_key"} and isinstance(created["business_id"], int)
         headers = {"Authorization": f"Bearer {created['api_key']}"}
@@ -23,6 +23,7 @@ def test_job_goes_from_enqueued_to_done_through_http(tmp_logs, worker_factory, a
             requests.get(f"{base}/api/jobs/{job_id}", headers=headers).json()), 30, what="job completed")
         assert job["progress"] == {"total": 4, "processed": 4, "succeeded": 4, "failed": 0, "percent": 100.0}
         assert job["attempts"] == 1 and job["business_id"] == created["business_id"]
+        assert "value has been discarded" not in worker.log()  # a tracked job's result is its row's
         for field in ("created_at", "started_at", "finished_at", "heartbeat_at", "error", "type"):
             assert field in job
 
