@@ -98,9 +98,19 @@ def is_admin_token(candidate: Optional[str], admin_token: str) -> bool:
     return bool(admin_token and candidate) and hmac.compare_digest(candidate.encode(), admin_token.encode())
 
 
+def admin_session_value(admin_token: str) -> str:
+    """What the dashboard cookie holds: derived from ADMIN_TOKEN, never the token itself.
+
+    A copied cookie opens only the dashboard's session, cannot be turned back into the token (for the API
+    as a bearer), and stops working when ADMIN_TOKEN changes.
+    """
+    return hmac.new(admin_token.encode(), b"prosaas-dashboard-session-v1", "sha256").hexdigest()
+
+
 def is_admin_cookie(req, admin_token: str) -> bool:
     values = req.get_cookie_values(ADMIN_COOKIE) or []
-    return bool(values) and is_admin_token(values[0], admin_token)
+    return bool(values and admin_token) and hmac.compare_digest(values[0].encode(),
+                                                                admin_session_value(admin_token).encode())
 
 
 def scope(req) -> Optional[int]:

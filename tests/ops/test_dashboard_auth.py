@@ -36,6 +36,9 @@ def test_login_sets_a_strict_http_only_cookie_that_opens_the_page(client, test_e
     secure = client.simulate_post("/dashboard/login", body=f"token={test_env['ADMIN_TOKEN']}",
                                   headers={**FORM, "X-Forwarded-Proto": "https"})
     assert secure.cookies["prosaas_admin"].secure
+    assert test_env["ADMIN_TOKEN"] not in cookie.value  # the cookie is a session value, not the token
+    assert client.simulate_get("/api/admin/overview",
+                               headers={"Authorization": f"Bearer {cookie.value}"}).status_code == 401
     jar = {"prosaas_admin": cookie.value}
     page = client.simulate_get("/dashboard", cookies=jar, headers=BROWSER)
     assert page.status_code == 200 and 'id="queues"' in page.text and 'id="failed-jobs"' in page.text
@@ -49,7 +52,9 @@ def test_login_sets_a_strict_http_only_cookie_that_opens_the_page(client, test_e
 def test_cookie_posts_need_the_csrf_header_bearer_posts_do_not(client, test_env, business, admin_headers,
                                                                 clean_queues):
     job_id = start_job(sample_actors.record_run, business, marker="csrf")
-    jar = {"prosaas_admin": test_env["ADMIN_TOKEN"]}
+    from web.auth import admin_session_value
+
+    jar = {"prosaas_admin": admin_session_value(test_env["ADMIN_TOKEN"])}
     forged = client.simulate_post(f"/api/jobs/{job_id}/cancel", cookies=jar)
     assert forged.status_code == 403 and "X-Requested-With" in forged.json["description"]
     from_page = client.simulate_post(f"/api/jobs/{job_id}/cancel", cookies=jar,
@@ -83,3 +88,17 @@ def test_the_admin_bearer_token_opens_the_page_and_leaves_a_cookie_for_its_polli
     assert page.status_code == 200 and 'id="workers"' in page.text
     assert page.cookies["prosaas_admin"].http_only
     assert client.simulate_get("/dashboard", headers={"Authorization": "Bearer wrong", **BROWSER}).status_code == 401
+
+
+def test_ten_wrong_tokens_from_one_address_lock_its_logins_for_a_while(client, test_env):
+    attacker, other = "203.0.113.7", "203.0.113.8"
+    for _ in range(10):
+        wrong = client.simulate_post("/dashboard/login", body="token=guess", headers=FORM, remote_addr=attacker)
+        assert wrong.status_code == 401
+    locked = client.simulate_post("/dashboard/login", body=f"token={test_env['ADMIN_TOKEN']}", headers=FORM,
+                                  remote_addr=attacker)
+    assert locked.status_code == 429 and locked.headers["retry-after"] == "300"
+    assert "set-cookie" not in locked.headers and "try again" in locked.json["description"]
+    elsewhere = client.simulate_post("/dashboard/login", body=f"token={test_env['ADMIN_TOKEN']}", headers=FORM,
+                                     remote_addr=other)
+    assert elsewhere.status_code == 303

@@ -14,13 +14,16 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from db.businesses import business_for_key
 from prosaas.overview import overview, parse_moment, relative_time
-from web.auth import ADMIN_COOKIE, CSRF_HEADER, bearer_token, is_admin_cookie, is_admin_token
+from web.auth import (ADMIN_COOKIE, CSRF_HEADER, admin_session_value, bearer_token, is_admin_cookie,
+                      is_admin_token)
 from web.spec import api
 
 log = logging.getLogger("prosaas.dashboard")
 WEB_DIR = Path(__file__).resolve().parents[1]
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 COOKIE_MAX_AGE = 12 * 3600
+MAX_LOGIN_FAILURES = 10  # wrong tokens per client address ...
+LOGIN_FAILURE_WINDOW_SECONDS = 300  # ... within this window, then 429 until it passes
 POLL_MS = 1000
 # The page's own scripts and styles only; no framing (its buttons must not be clickjacked).
 SECURITY_HEADERS = {
@@ -54,7 +57,7 @@ def _wants_html(req) -> bool:
 
 
 def _set_admin_cookie(req, resp, token: str) -> None:
-    resp.set_cookie(ADMIN_COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", http_only=True, same_site="Strict",
+    resp.set_cookie(ADMIN_COOKIE, admin_session_value(token), max_age=COOKIE_MAX_AGE, path="/", http_only=True, same_site="Strict",
                     secure=req.forwarded_scheme == "https")
 
 
@@ -100,13 +103,26 @@ class DashboardLogin:
 
     def on_post(self, req, resp):
         runtime = req.context.runtime
+        failures_key = runtime.keys("dashboard", "login-failures", req.remote_addr)
+        failures = int(runtime.redis.get(failures_key) or 0)
+        if failures >= MAX_LOGIN_FAILURES:
+            log.warning("DASHBOARD_LOGIN_REFUSED remote=%s reason=too_many_failures", req.remote_addr)
+            raise falcon.HTTPTooManyRequests(
+                title="Too many failed logins",
+                description=f"{failures} wrong tokens from this address; try again in a few minutes.",
+                retry_after=LOGIN_FAILURE_WINDOW_SECONDS)
         form = req.get_media(default_when_empty={}) if req.content_length else {}
         token = str((form or {}).get("token", "")).strip()
         if is_admin_token(token, runtime.settings.admin_token):
+            runtime.redis.delete(failures_key)
             _set_admin_cookie(req, resp, token)
             log.info("DASHBOARD_LOGIN remote=%s", req.remote_addr)
             raise falcon.HTTPSeeOther("/dashboard")
-        log.warning("DASHBOARD_LOGIN_FAILED remote=%s", req.remote_addr)
+        pipe = runtime.redis.pipeline()
+        pipe.incr(failures_key)
+        pipe.expire(failures_key, LOGIN_FAILURE_WINDOW_SECONDS)
+        pipe.execute()
+        log.warning("DASHBOARD_LOGIN_FAILED remote=%s failures=%d", req.remote_addr, failures + 1)
         if not runtime.settings.admin_token:
             render(resp, "login.html", falcon.HTTP_401, error="ADMIN_TOKEN is not set on this deployment: "
                                                               "nobody can open the dashboard.")
