@@ -12,27 +12,15 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, DataError
+from sqlalchemy.exc import DataError, IntegrityError
 
-from db.base import utcnow
 from db.group_commit import GroupCommitWriter, Write
-from db.models.core import BackgroundJob, JobStatus
+from db.models.core import BackgroundJob
 
 
 @dataclass(eq=False)
 class JobInsert(Write):
     row: dict[str, Any] = None  # column -> value, every column of background_jobs
-
-
-def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, queue: str, message_id: str,
-                args: dict[str, Any], is_batch: bool = False) -> dict[str, Any]:
-    """Every column of a new queued job, defaults spelled out (the row is also answered without a read)."""
-    now = utcnow()
-    return dict(id=job_id, business_id=business_id, type=type, actor_name=actor_name, queue=queue,
-                message_id=message_id, args=args, is_batch=is_batch, status=JobStatus.QUEUED,
-                requested_action=None, total=0, processed=0, succeeded=0, failed=0, error=None,
-                error_reason=None, attempts=0, cursor=None, result=None, worker=None, created_at=now,
-                updated_at=now, started_at=None, finished_at=None, heartbeat_at=None)
 
 
 class JobInsertWriter(GroupCommitWriter[JobInsert]):

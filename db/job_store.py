@@ -27,14 +27,19 @@ class Claim:
     job: Optional[BackgroundJob] = None
 
 
-def create_job(session: Session, *, job_id: str, business_id: int, type: str, actor_name: str,
-               queue: str, message_id: str, args: dict[str, Any], is_batch: bool) -> BackgroundJob:
+def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, queue: str, message_id: str,
+                args: dict[str, Any], is_batch: bool = False) -> dict[str, Any]:
+    """Every column of a new queued job, defaults spelled out (the row is also answered without a read)."""
     now = utcnow()
-    job = BackgroundJob(
-        id=job_id, business_id=business_id, type=type, actor_name=actor_name, queue=queue,
-        message_id=message_id, args=args, is_batch=is_batch, status=JobStatus.QUEUED,
-        created_at=now, updated_at=now,
-    )
+    return dict(id=job_id, business_id=business_id, type=type, actor_name=actor_name, queue=queue,
+                message_id=message_id, args=args, is_batch=is_batch, status=JobStatus.QUEUED,
+                requested_action=None, total=0, processed=0, succeeded=0, failed=0, error=None,
+                error_reason=None, attempts=0, cursor=None, result=None, worker=None, created_at=now,
+                updated_at=now, started_at=None, finished_at=None, heartbeat_at=None)
+
+
+def create_job(session: Session, *, is_batch: bool, **fields) -> BackgroundJob:
+    job = BackgroundJob(**new_job_row(is_batch=is_batch, **fields))
     session.add(job)
     session.flush()
     return job

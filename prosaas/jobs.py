@@ -11,7 +11,7 @@ from dramatiq.errors import BrokerConnectionError as DramatiqConnectionError
 
 from db import job_store
 from db.base import new_id
-from db.job_inserts import JobInsertWriter, new_job_row
+from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobStatus
 from prosaas.errors import BrokerUnavailable
 from prosaas.middleware.tracking import current_job_id
@@ -53,7 +53,7 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
         with runtime.database.session() as session:
             job, created = job_store.create_batch_job_once(session, **fields)
     else:  # committed together with the rows of concurrent requests (one durable commit for all)
-        job, created = _row_writer(runtime.database).insert(new_job_row(**fields)), True
+        job, created = _row_writer(runtime.database).insert(job_store.new_job_row(**fields)), True
     if created:
         _send(message, job_id, delay_ms)
     return Enqueued(job=job, created=created)

@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from db.base import new_id
 from db.group_commit import GroupWriteFailed
-from db.job_inserts import JobInsertWriter, new_job_row
+from db.job_inserts import JobInsertWriter
+from db.job_store import new_job_row
 from tests.machinery.helpers import job_row
 from tests.support.processes import wait_for
 
