@@ -112,7 +112,9 @@ def start_worker(tmp: Path, *, queues: str = "default", processes: int = 1, gree
                        {"WORKER_PROCESSES": str(processes), "WORKER_GREENLETS": str(greenlets), **(env or {})}).start()
     wait_for(lambda: role.log().count("WORKER_STARTED") >= processes or role.process.poll() is not None, 60,
              what="worker boot")
-    assert role.process.poll() is None, f"worker exited early:\n{role.log()[-3000:]}"
+    # Booted is what counts: a worker that started and then died running a job (a test's crashing actor) is
+    # the caller's business, not a boot failure.
+    assert role.log().count("WORKER_STARTED") >= processes, f"worker exited before it started:\n{role.log()[-3000:]}"
     return role
 
 
