@@ -25,6 +25,15 @@ COMPLETED = JobStatus.COMPLETED
 FAILED = JobStatus.FAILED
 RETRY = "retry"
 
+# A batch's rows are found by primary key, one index lookup per row, whatever the statistics say. Planned
+# from statistics taken while few rows were queued (a fresh table, or stats from before a burst),
+# PostgreSQL scanned every queued row, or the whole table, for each batch: 8 ms instead of 0.8 ms per
+# 50-row batch at 20,000 queued, growing with the backlog. So the batch transaction turns off the plans
+# that read the whole table (PLAN_BY_PRIMARY_KEY), and the status tests are CASE expressions, which no
+# status index can serve.
+PLAN_BY_PRIMARY_KEY = ("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
+                       "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+
 # One claim UPDATE for a whole batch, same rules as job_store.claim_for_run (per-row worker and cutoff).
 _CLAIM_SQL = (
     "UPDATE background_jobs AS j SET status = 'running', attempts = j.attempts + 1, "
@@ -32,8 +41,8 @@ _CLAIM_SQL = (
     "worker = c.worker, finished_at = NULL "
     "FROM unnest(%(ids)s::varchar[], %(workers)s::varchar[], %(stale)s::timestamptz[]) "
     "AS c(id, worker, stale_before) "
-    "WHERE j.id = c.id AND (j.status = 'queued' OR (j.status = 'running' AND "
-    "(j.heartbeat_at IS NULL OR j.heartbeat_at < c.stale_before))) "
+    "WHERE j.id = c.id AND CASE j.status WHEN 'queued' THEN true WHEN 'running' THEN "
+    "(j.heartbeat_at IS NULL OR j.heartbeat_at < c.stale_before) ELSE false END "
     "RETURNING j.id"
 )
 # One UPDATE for every completed job of a batch, same rules as job_store.finish_job(status=completed);
@@ -43,7 +52,7 @@ _COMPLETE_SQL = (
     "finished_at = %(now)s, requested_action = NULL, error = NULL, error_reason = NULL, "
     "result = COALESCE(CAST(r.result AS json), j.result) "
     "FROM unnest(%(ids)s::varchar[], %(results)s::text[]) AS r(id, result) "
-    "WHERE j.id = r.id AND j.status IN ('running', 'queued')"
+    "WHERE j.id = r.id AND CASE j.status WHEN 'running' THEN true WHEN 'queued' THEN true ELSE false END"
 )
 
 
@@ -119,6 +128,7 @@ class JobWriteBatcher(GroupCommitWriter[JobWrite]):
 
 def write_batch(connection: Connection, batch: list[JobWrite], now: dt.datetime) -> None:
     """Outcomes first (they only touch rows this process runs), then claims; statements in id order."""
+    connection.exec_driver_sql(PLAN_BY_PRIMARY_KEY)
     by_kind: dict[str, list[JobWrite]] = {}
     for write in sorted(batch, key=lambda w: w.job_id):
         by_kind.setdefault(write.kind, []).append(write)

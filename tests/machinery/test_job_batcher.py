@@ -233,3 +233,28 @@ def test_claim_rules_without_batching_on_this_database(runtime, business):
     with pytest.raises(ValueError):
         batcher.finish(queued, status=JobStatus.RUNNING)
     assert job_store.refusal(None).reason == "no_row"
+
+
+@postgres_only
+def test_batch_statements_find_rows_by_primary_key_however_many_are_queued(runtime, business):
+    """Statistics taken while few rows were queued must not make a batch scan every queued row (a backlog)."""
+    from db.job_batcher import _CLAIM_SQL, _COMPLETE_SQL, PLAN_BY_PRIMARY_KEY
+
+    now = utcnow()
+    with runtime.database.engine.connect() as connection, connection.begin() as transaction:
+        connection.exec_driver_sql("ANALYZE background_jobs")  # stats as committed: the backlog below is unseen
+        connection.exec_driver_sql(
+            "INSERT INTO background_jobs (id, business_id, type, actor_name, queue, message_id, status, is_batch, "
+            "total, processed, succeeded, failed, attempts, args, created_at, updated_at) "
+            "SELECT 'plan-' || g, %(business)s, 'noop', 'noop', 'default', 'plan-' || g, 'queued', false, "
+            "0, 0, 0, 0, 0, '{}', now(), now() FROM generate_series(1, 5000) AS g", {"business": business.id})
+        ids = [f"plan-{n}" for n in range(1, 51)]
+        connection.exec_driver_sql(PLAN_BY_PRIMARY_KEY)  # what every batch transaction starts with
+        plans = {
+            "claim": (_CLAIM_SQL, {"now": now, "ids": ids, "workers": [WORKER] * 50, "stale": [now] * 50}),
+            "complete": (_COMPLETE_SQL, {"now": now, "ids": ids, "results": [None] * 50}),
+        }
+        for name, (sql, params) in plans.items():
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, params))
+            assert "pk_background_jobs" in plan and "ix_background_jobs_status" not in plan, f"{name}:\n{plan}"
+        transaction.rollback()
