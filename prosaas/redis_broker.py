@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.redis import RedisBroker, dq_name
+from dramatiq.common import current_millis
 from dramatiq.middleware import Middleware, MiddlewareError
 
 from prosaas.group_ack import AckBatcher, GroupAckConsumer
+from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
@@ -15,8 +17,8 @@ IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at i
 class ProsaasBroker(RedisBroker):
     """Dramatiq's RedisBroker whose enqueue gives slot-limited messages their per-business slot.
 
-    Its consumers ack in groups (prosaas/group_ack.py), and middleware hooks are dispatched only to the
-    middleware that define them.
+    Its consumers ack in groups (prosaas/group_ack.py), its process's concurrent enqueues share one round
+    trip (prosaas/group_send.py), and middleware hooks are dispatched only to the middleware that define them.
 
     A message of an actor with `per_business` goes into the queue only with a free slot of its business,
     otherwise into that business's waiting list (BusinessSlots.admit); delayed messages are admitted when
@@ -28,6 +30,7 @@ class ProsaasBroker(RedisBroker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.acks = AckBatcher(self)
+        self.sends = SendBatcher(self)
 
     @property
     def consumer_class(self):
@@ -78,9 +81,20 @@ class ProsaasBroker(RedisBroker):
     def enqueue(self, message, *, delay=None):
         limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
         if not limit:
-            return super().enqueue(message, delay=delay)
+            return self._enqueue_grouped(message, delay)
         message = message.copy(options={"redis_message_id": str(uuid4())})  # as RedisBroker.enqueue does
         self.emit_before("enqueue", message, delay)
         self.slots.admit(message, limit)
+        self.emit_after("enqueue", message, delay)
+        return message
+
+    def _enqueue_grouped(self, message, delay):
+        """RedisBroker.enqueue, step for step, with the Redis call made through the group sender."""
+        message = message.copy(options={"redis_message_id": str(uuid4())})
+        if delay is not None:
+            message = message.copy(queue_name=dq_name(message.queue_name),
+                                   options={"eta": current_millis() + delay})
+        self.emit_before("enqueue", message, delay)
+        self.sends.send(message.queue_name, message.options["redis_message_id"], message.encode())
         self.emit_after("enqueue", message, delay)
         return message
