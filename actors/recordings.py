@@ -93,9 +93,9 @@ def accept_recording_callback(business_id: int, *, call_sid: str, recording_sid:
             store.delete_recording_row(session, recording_id)
         raise
     with database.session() as session:
-        store.set_download_job(session, recording_sid, enqueued.job.id)
+        store.set_download_job(session, recording_sid, enqueued.job_id)
     log.info("RECORDING_CALLBACK_ACCEPTED business_id=%s call_sid=%s recording_sid=%s job_id=%s", business_id,
-             call_sid, recording_sid, enqueued.job.id)
+             call_sid, recording_sid, enqueued.job_id)
     return "enqueued"
 
 
@@ -115,8 +115,8 @@ def queue_transcription(business_id: int, recording_sid: str) -> Optional[str]:
                     business_id, recording_sid)
         return None
     with database.session() as session:
-        store.set_transcript_job(session, recording_sid, enqueued.job.id)
-    return enqueued.job.id
+        store.set_transcript_job(session, recording_sid, enqueued.job_id)
+    return enqueued.job_id
 
 
 @dataclass(frozen=True)
@@ -204,9 +204,9 @@ def _enqueue_priority(business_id: int, recording: Recording, previous: Optional
             store.settle_priority_claim(session, recording.id, token, None)
         raise
     with database.session() as session:
-        store.settle_priority_claim(session, recording.id, token, enqueued.job.id)
+        store.settle_priority_claim(session, recording.id, token, enqueued.job_id)
     log.info("RECORDING_PRIORITY_ENQUEUED business_id=%s call_sid=%s recording_sid=%s job_id=%s attempt=%d "
              "previous_job=%s previous_status=%s", business_id, recording.call_sid, recording.recording_sid,
-             enqueued.job.id, recording.priority_enqueues + 1, previous.id if previous else "-",
+             enqueued.job_id, recording.priority_enqueues + 1, previous.id if previous else "-",
              previous.status if previous else "-")
     return Playback("pending", recording, job=enqueued.job)

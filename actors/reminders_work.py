@@ -95,10 +95,10 @@ def run_tick(now: dt.datetime | None = None) -> dict[str, int]:
             counts["enqueue_failed"] += 1
             continue
         with database.session() as session:
-            reminders_store.set_send_job(session, claim.id, enqueued.job.id, ReminderSendStatus.ENQUEUED)
+            reminders_store.set_send_job(session, claim.id, enqueued.job_id, ReminderSendStatus.ENQUEUED)
         counts["notified"] += 1
         log.info("REMINDER_NOTIFIED business_id=%s reminder_id=%s offset_minutes=%s job_id=%s", business_id,
-                 reminder_id, offset, enqueued.job.id)
+                 reminder_id, offset, enqueued.job_id)
     counts["recovered"] = _recover_orphaned_claims(now)
     with database.session() as session:
         counts["finished"] = reminders_store.finish_past_due(session, due_before=now - GRACE)
@@ -124,7 +124,7 @@ def _recover_orphaned_claims(now: dt.datetime) -> int:
         except BrokerUnavailable:
             continue
         with database.session() as session:
-            reminders_store.set_send_job(session, send.id, enqueued.job.id, ReminderSendStatus.ENQUEUED)
+            reminders_store.set_send_job(session, send.id, enqueued.job_id, ReminderSendStatus.ENQUEUED)
         recovered += 1
         log.info("REMINDER_CLAIM_RECOVERED reminder_id=%s offset_minutes=%s", send.reminder_id, send.offset_minutes)
     return recovered

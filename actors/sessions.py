@@ -70,10 +70,10 @@ def start_audio_session(business_id: int, *, session_id: str, relative_path: str
             store.fail_audio_session_attempt(session, session_id, f"could not enqueue: {exc}", final=True)
         raise
     with database.session() as session:
-        store.set_audio_session_job(session, session_id, enqueued.job.id)
+        store.set_audio_session_job(session, session_id, enqueued.job_id)
     log.info("SESSION_ACCEPTED business_id=%s session_id=%s job_id=%s bytes=%d", business_id, session_id,
-             enqueued.job.id, size_bytes)
-    return session_id, enqueued.job.id
+             enqueued.job_id, size_bytes)
+    return session_id, enqueued.job_id
 
 
 def new_session_id() -> str:

@@ -36,7 +36,7 @@ def paced_direct(rate: float, duration: float, business_id: int) -> list[str]:
         delay = start + index / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        return enqueue_tracked(noop, business_id=business_id, kwargs={"n": index}).job.id
+        return enqueue_tracked(noop, business_id=business_id, kwargs={"n": index}).job_id
     with ThreadPoolExecutor(16) as pool:
         return list(pool.map(one, range(total)))
 

@@ -39,7 +39,7 @@ def sigkill_trial(bench: BenchEnv, business_id: int) -> float:
 
     env = {**bench.env, **DEFAULTS}
     victim = start_ours(env, bench.tmp, processes=1, greenlets=10)
-    job_ids = [enqueue_tracked(actors.sleeper, business_id=business_id, kwargs={"seconds": 8}).job.id
+    job_ids = [enqueue_tracked(actors.sleeper, business_id=business_id, kwargs={"seconds": 8}).job_id
                for _ in range(6)]
     wait_for(lambda: list(statuses(job_ids).values()).count("running") == 6, 60, what="jobs running")
     survivor = start_ours(env, bench.tmp, processes=1, greenlets=10)

@@ -27,7 +27,7 @@ class JobInsertWriter(GroupCommitWriter[JobInsert]):
     """Inserts new (non-batch) job rows for this process, durably, in groups.
 
     >>> rows = JobInsertWriter(database)
-    >>> job = rows.insert(new_job_row(job_id=..., business_id=7, ...))   # committed when it returns
+    >>> rows.insert(new_job_row(job_id=..., business_id=7, ...))   # committed when it returns
     """
 
     thread_name = "job-insert-writer"
@@ -36,10 +36,9 @@ class JobInsertWriter(GroupCommitWriter[JobInsert]):
         super().__init__(database, relaxed_durability=False, max_batch=max_batch)
         self._statement = insert(BackgroundJob.__table__)
 
-    def insert(self, row: dict[str, Any]) -> BackgroundJob:
-        """Commit the row; returns it as a detached BackgroundJob. Raises GroupWriteFailed (an SQLAlchemyError)."""
+    def insert(self, row: dict[str, Any]) -> None:
+        """Commit the row (every column given). Raises GroupWriteFailed (an SQLAlchemyError)."""
         self.submit(JobInsert(row=row))
-        return BackgroundJob(**row)
 
     def describe(self, write: JobInsert) -> str:
         return f"job {write.row['id']}"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import redis
@@ -23,8 +23,18 @@ BROKER_ERRORS = (redis.ConnectionError, redis.TimeoutError, DramatiqConnectionEr
 
 @dataclass(frozen=True)
 class Enqueued:
-    job: BackgroundJob
-    created: bool  # False when an active batch job of the same type was returned instead
+    """The job a request started (or the active batch job returned instead: created False)."""
+
+    job_id: str
+    status: str
+    created: bool
+    _row: dict[str, Any] = field(repr=False, default=None)  # a new job's columns, as committed
+    _job: Optional[BackgroundJob] = field(repr=False, default=None)
+
+    @property
+    def job(self) -> BackgroundJob:
+        """The job as a detached row object (built on demand: most callers need only its id and status)."""
+        return self._job if self._job is not None else BackgroundJob(**self._row)
 
 
 def _broker():
@@ -52,11 +62,14 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
     if actor.options.get("batch"):
         with runtime.database.session() as session:
             job, created = job_store.create_batch_job_once(session, **fields)
+        enqueued = Enqueued(job.id, job.status, created, _job=job)
     else:  # committed together with the rows of concurrent requests (one durable commit for all)
-        job, created = _row_writer(runtime.database).insert(job_store.new_job_row(**fields)), True
-    if created:
+        row = job_store.new_job_row(**fields)
+        _row_writer(runtime.database).insert(row)
+        enqueued = Enqueued(job_id, row["status"], True, _row=row)
+    if enqueued.created:
         _send(message, job_id, delay_ms)
-    return Enqueued(job=job, created=created)
+    return enqueued
 
 
 _row_writers: dict[object, JobInsertWriter] = {}

@@ -22,7 +22,7 @@ def test_sigkill_workers_repeatedly_every_job_completes_once(worker_factory, bus
     marker = secrets.token_hex(4)
     with ThreadPoolExecutor(8) as pool:
         job_ids = list(pool.map(lambda i: enqueue_tracked(actors.chaos_job, business_id=business.id,
-                                                          kwargs={"marker": f"{marker}-{i}", "ms": 150}).job.id,
+                                                          kwargs={"marker": f"{marker}-{i}", "ms": 150}).job_id,
                                 range(JOBS)))
     # SQLite (the embedded mode) serialises writers; many greenlets then wait on its lock in C, so fewer.
     greenlets = 4 if runtime.database.is_sqlite else 10

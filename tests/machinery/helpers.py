@@ -19,7 +19,7 @@ def job_row(job_id: str):
 
 
 def start_job(actor, business, **kwargs) -> str:
-    return enqueue_tracked(actor, business_id=business.id, kwargs=kwargs).job.id
+    return enqueue_tracked(actor, business_id=business.id, kwargs=kwargs).job_id
 
 
 def wait_status(job_id: str, *statuses: str, timeout: float = 60):

@@ -51,7 +51,6 @@ def test_rows_from_many_threads_are_all_committed_and_answered(runtime, business
     for row in rows:
         stored = job_row(row["id"])
         assert stored.status == "queued" and stored.business_id == business.id and stored.args == {"n": 1}
-        assert outcome[row["id"]].id == row["id"] and outcome[row["id"]].status == "queued"
     if not runtime.database.is_sqlite:
         assert writer.writes_written == 200 and writer.batches_written < 200  # rows went in together
 

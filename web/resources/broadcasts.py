@@ -108,12 +108,12 @@ class BroadcastsCollection:
             raise
         with database.session() as session:
             if enqueued.created:
-                broadcasts_store.attach_job(session, broadcast_id, enqueued.job.id)
+                broadcasts_store.attach_job(session, broadcast_id, enqueued.job_id)
             else:  # lost a race with a concurrent request: answer with the active one
                 broadcasts_store.discard_broadcast(session, broadcast_id)
                 broadcast_id = enqueued.job.args.get("broadcast_id")
         resp.status = falcon.HTTP_202
-        resp.media = {"broadcast_id": broadcast_id, "job_id": enqueued.job.id, "status": enqueued.job.status,
+        resp.media = {"broadcast_id": broadcast_id, "job_id": enqueued.job_id, "status": enqueued.status,
                       "recipients": len(json.recipients), "created": enqueued.created}
 
 

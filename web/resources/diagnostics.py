@@ -31,7 +31,7 @@ class Ping:
         enqueued = enqueue_tracked(diagnostic_ping, business_id=req.context.business_id,
                                    kwargs=json.model_dump())
         resp.status = falcon.HTTP_202
-        resp.media = {"job_id": enqueued.job.id, "status": enqueued.job.status}
+        resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
 
 
 def register(app, runtime):

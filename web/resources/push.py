@@ -117,7 +117,7 @@ class Notifications:
         enqueued = enqueue_tracked(push_send, business_id=req.context.business_id,
                                    kwargs=json.model_dump(exclude_none=True))
         resp.status = falcon.HTTP_202
-        resp.media = {"job_id": enqueued.job.id, "status": enqueued.job.status}
+        resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
 
 
 def register(app, runtime):

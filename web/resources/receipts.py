@@ -211,7 +211,7 @@ class ReceiptsDelete:
         kwargs = {"select_all": True} if json.all else {"ids": sorted(set(json.ids))}
         enqueued = enqueue_tracked(delete_receipts, business_id=req.context.business_id, kwargs=kwargs)
         resp.status = falcon.HTTP_202
-        resp.media = {"job_id": enqueued.job.id, "status": enqueued.job.status, "created": enqueued.created}
+        resp.media = {"job_id": enqueued.job_id, "status": enqueued.status, "created": enqueued.created}
 
 
 def register(app, runtime):

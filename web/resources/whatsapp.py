@@ -90,7 +90,7 @@ class WhatsAppWebhook:
             messages = [m.model_dump(by_alias=True) for m in payload.messages]
             enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
                                        kwargs={"messages": messages})
-            job_id = enqueued.job.id
+            job_id = enqueued.job_id
         log.info("WHATSAPP_WEBHOOK_ACCEPTED business_id=%s messages=%d job_id=%s", payload.business_id,
                  len(payload.messages), job_id or "-")
         resp.status = falcon.HTTP_202
