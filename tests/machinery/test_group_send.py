@@ -12,6 +12,8 @@ import pytest
 import redis
 from dramatiq import Message
 
+from dramatiq.brokers.redis import MAINTENANCE_SCALE
+
 from prosaas.redis_broker import ProsaasBroker
 from tests.support import sample_actors
 from tests.support.private_servers import PrivateValkey
@@ -69,7 +71,27 @@ def own_broker(url: str, namespace: str) -> ProsaasBroker:
     return broker
 
 
-def test_messages_are_sent_after_redis_lost_the_dispatch_script():
+@pytest.mark.parametrize("maintenance", ["never", "always"])
+def test_each_message_lands_as_dramatiqs_enqueue_puts_it(test_env, maintenance):
+    """With or without Dramatiq's maintenance (requeueing dead workers' messages) drawn in the same call."""
+    namespace = f"{test_env['PROSAAS_REDIS_NAMESPACE']}-own-{maintenance}"
+    broker = own_broker(test_env["REDIS_URL"], namespace)
+    broker.maintenance_chance = MAINTENANCE_SCALE if maintenance == "always" else 0
+    try:
+        sent = run_together(10, lambda i: broker.enqueue(
+            Message(queue_name="default", actor_name="a", args=(), kwargs={"n": i}, options={})))
+        client = broker.client
+        assert client.llen(f"{namespace}:default") == 10
+        for message in sent:
+            stored = client.hget(f"{namespace}:default.msgs", message.options["redis_message_id"])
+            assert stored == message.encode()
+        assert client.zscore(f"{namespace}:__heartbeats__", broker.broker_id) is not None
+    finally:
+        for key in broker.client.scan_iter(match=f"{namespace}:*"):
+            broker.client.delete(key)
+
+
+def test_messages_are_sent_after_redis_lost_the_script():
     with PrivateValkey() as server:
         broker = own_broker(server.url, "group-send-noscript")
         broker.enqueue(Message(queue_name="default", actor_name="a", args=(), kwargs={}, options={}))
