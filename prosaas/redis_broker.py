@@ -79,22 +79,17 @@ class ProsaasBroker(RedisBroker):
                 self.logger.critical("Unexpected failure in %s of %r.", name, middleware, exc_info=True)
 
     def enqueue(self, message, *, delay=None):
+        """RedisBroker.enqueue, step for step, but the message goes into Redis through the slot admission
+        (per_business actors) or the group sender (everything else) instead of its own dispatch call."""
         limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
-        if not limit:
-            return self._enqueue_grouped(message, delay)
-        message = message.copy(options={"redis_message_id": str(uuid4())})  # as RedisBroker.enqueue does
-        self.emit_before("enqueue", message, delay)
-        self.slots.admit(message, limit)
-        self.emit_after("enqueue", message, delay)
-        return message
-
-    def _enqueue_grouped(self, message, delay):
-        """RedisBroker.enqueue, step for step, with the Redis call made through the group sender."""
         message = message.copy(options={"redis_message_id": str(uuid4())})
         if delay is not None:
             message = message.copy(queue_name=dq_name(message.queue_name),
                                    options={"eta": current_millis() + delay})
         self.emit_before("enqueue", message, delay)
-        self.sends.send(message.queue_name, message.options["redis_message_id"], message.encode())
+        if limit:
+            self.slots.admit(message, limit)
+        else:
+            self.sends.send(message.queue_name, message.options["redis_message_id"], message.encode())
         self.emit_after("enqueue", message, delay)
         return message
