@@ -165,7 +165,7 @@ class JobProgress:
 
 
 def job_view(job: BackgroundJob) -> dict[str, Any]:
-    """The public JSON shape of a job (SPEC §10)."""
+    """The public JSON shape of a job (README, "HTTP API")."""
     def iso(value):
         return value.isoformat() if value else None
 

@@ -52,3 +52,12 @@ def test_two_migrations_at_once_one_migrates_the_other_skips(tmp_path):
         engine.dispose()
     finally:
         drop()
+
+
+def test_migrations_have_one_head_so_new_revisions_chain():
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"several Alembic heads {heads}: add a merge revision"
