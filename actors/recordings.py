@@ -28,7 +28,7 @@ from prosaas.jobs import enqueue_tracked
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
 
-from actors import recordings_work as work
+import actors.recordings_work as work
 
 log = logging.getLogger("prosaas.recordings")
 

@@ -234,18 +234,3 @@ class TickScheduler:
             pass
         log.info("SCHEDULER_STOPPED scheduler=%s fired=%d missed=%d", self.instance_id, self.fired, self.missed)
 
-
-def run_scheduler() -> None:
-    import signal
-
-    import actors  # noqa: F401
-    from prosaas.broker import broker
-    from prosaas.runtime import get_runtime
-
-    runtime = get_runtime()
-    seconds_per_minute = runtime.settings.scheduler_tick_seconds
-    clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
-    scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: scheduler.stop_event.set())
-    scheduler.run_forever()
