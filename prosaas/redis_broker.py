@@ -26,11 +26,20 @@ class ProsaasBroker(RedisBroker):
     """
 
     slots: BusinessSlots | None = None
+    known_queues: tuple[str, ...] | None = None  # set: an actor on any other queue fails at its declaration
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.acks = AckBatcher(self)
         self.sends = SendBatcher(self)
+
+    def declare_actor(self, actor) -> None:
+        # Workers, recovery, health and the CLI all read the known queues: a queue only an actor names
+        # would be consumed by nobody and recovered by nobody, silently.
+        if self.known_queues is not None and actor.queue_name not in self.known_queues:
+            raise ValueError(f"actor {actor.actor_name} uses queue {actor.queue_name!r}, which is not one of "
+                             f"ALL_QUEUES in prosaas/settings.py ({', '.join(self.known_queues)})")
+        super().declare_actor(actor)
 
     @property
     def consumer_class(self):

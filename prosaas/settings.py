@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from prosaas.clients.guarded_http import AllowList
 
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
-ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
+ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "maintenance", "broadcasts")
 
 
 class SettingsError(SystemExit):
