@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from enum import StrEnum
 from typing import Callable, Optional
 
 import pendulum
@@ -32,6 +33,12 @@ return 0
 """
 # Deletes the de-duplication key only if this scheduler set it (so a failed send can be fired again).
 _RELEASE_OWN_CLAIM = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class TickOutcome(StrEnum):
+    FIRED = "fired"          # this scheduler enqueued the tick
+    DUPLICATE = "duplicate"  # another scheduler (or an earlier pass) already did
+    FAILED = "failed"        # the send failed; retried until the minute is over
 
 
 def periodic_actors(broker) -> list:
@@ -94,11 +101,11 @@ class TickScheduler:
         at = _minute(at or self.now())
         fired = []
         for actor in self.actors():
-            if actor.options["periodic"].validate(pendulum.instance(at)) and self._fire(actor, at) == "fired":
+            if actor.options["periodic"].validate(pendulum.instance(at)) and self._fire(actor, at) is TickOutcome.FIRED:
                 fired.append(actor.actor_name)
         return fired
 
-    def _fire(self, actor, at: dt.datetime) -> str:
+    def _fire(self, actor, at: dt.datetime) -> TickOutcome:
         tick_str = at.isoformat()
         key = self.keys("tick", actor.actor_name, tick_str)
         try:
@@ -106,7 +113,7 @@ class TickScheduler:
                     and not self._owns_unsent_claim(actor.actor_name, at, key):
                 log.debug("TICK_ALREADY_FIRED actor=%s tick=%s", actor.actor_name, tick_str)
                 self._failed.pop((actor.actor_name, at), None)
-                return "duplicate"
+                return TickOutcome.DUPLICATE
             try:
                 self.broker.enqueue(actor.message_with_options(scheduled_at=tick_str))
             except Exception:
@@ -117,12 +124,12 @@ class TickScheduler:
             self._failed[(actor.actor_name, at)] = attempts
             log.error("TICK_SEND_FAILED actor=%s tick=%s attempt=%d error=%s", actor.actor_name, tick_str,
                       attempts, type(exc).__name__)
-            return "failed"
+            return TickOutcome.FAILED
         self._failed.pop((actor.actor_name, at), None)
         self.fired += 1
         log.info("TICK_FIRED actor=%s tick=%s scheduler=%s", actor.actor_name, tick_str, self.instance_id)
         self._record_tick(actor, at)
-        return "fired"
+        return TickOutcome.FIRED
 
     def _owns_unsent_claim(self, actor_name: str, at: dt.datetime, key: str) -> bool:
         """Our earlier attempt claimed this tick but failed before (or while) enqueueing, and the claim could
@@ -183,7 +190,7 @@ class TickScheduler:
         elif self._failed:
             by_name = {a.actor_name: a for a in self.actors()}
             for actor_name, at in list(self._failed):
-                if at == current and actor_name in by_name and self._fire(by_name[actor_name], at) == "fired":
+                if at == current and actor_name in by_name and self._fire(by_name[actor_name], at) is TickOutcome.FIRED:
                     fired.append(actor_name)
         self._report_missed()
         return fired

@@ -1,21 +1,21 @@
 """GET /api/jobs, GET /api/jobs/{id}, POST /api/jobs/{id}/pause|resume|cancel|retry."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Optional
 
 import falcon
 from pydantic import BaseModel, Field
 from spectree import Response
 
 from db import job_store
-from db.models.core import JobStatus
+from db.models.core import JobControl, JobStatus
 from prosaas.jobs import control_job, job_view
 from web.auth import scope
 from web.spec import api
 
 
 class JobsQuery(BaseModel):
-    status: Optional[Literal["queued", "running", "paused", "completed", "failed", "cancelled"]] = None
+    status: Optional[JobStatus] = None
     type: Optional[str] = Field(default=None, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
@@ -32,7 +32,7 @@ class Progress(BaseModel):
 class JobOut(BaseModel):
     id: str
     type: str
-    status: Literal["queued", "running", "paused", "completed", "failed", "cancelled"]
+    status: JobStatus
     business_id: int
     queue: str
     progress: Progress
@@ -88,9 +88,9 @@ class JobAction:
     @api.validate(resp=Response(HTTP_200=JobOut, HTTP_202=JobOut, HTTP_404=Error, HTTP_409=Error), tags=["jobs"])
     def on_post(self, req, resp, job_id: str, action: str):
         """pause | resume | cancel | retry. Batch jobs honour pause/cancel between batches."""
-        if action not in ("pause", "resume", "cancel", "retry"):
+        if action not in tuple(JobControl):
             raise falcon.HTTPNotFound(title="Not found", description=f"Unknown job action {action!r}.")
-        job = control_job(job_id, scope(req), action)
+        job = control_job(job_id, scope(req), JobControl(action))
         if job is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
         resp.media = job_view(job)

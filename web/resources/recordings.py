@@ -9,7 +9,7 @@ import falcon
 from pydantic import BaseModel, Field, ValidationError
 from spectree import Response
 
-from actors.recordings import Playback, accept_recording_callback, request_playback
+from actors.recordings import Playback, PlaybackState, accept_recording_callback, request_playback
 from db import recordings_store as store
 from db.businesses import get_business
 from prosaas.clients import twilio_callbacks, twilio_recordings
@@ -225,14 +225,14 @@ class CallRecording:
         playback = request_playback(req.context.business_id, call_sid)
         if playback is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No recording for call {call_sid}.")
-        if playback.state == "absent":
+        if playback.state is PlaybackState.ABSENT:
             raise falcon.HTTPNotFound(title="Not found", description=playback.detail)
-        if playback.state == "stuck":
+        if playback.state is PlaybackState.STUCK:
             raise falcon.HTTPServiceUnavailable(title="Recording download stuck", description=playback.detail,
                                                 retry_after=30)
-        if playback.state == "failed":
+        if playback.state is PlaybackState.FAILED:
             raise falcon.HTTPBadGateway(title="Recording download failed", description=playback.detail)
-        if playback.state == "pending":
+        if playback.state is PlaybackState.PENDING:
             resp.status = falcon.HTTP_202
             resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
             resp.media = {"status": playback.job.status if playback.job else "queued",
@@ -268,12 +268,12 @@ class CallRecording:
     def on_get(self, req, resp, call_sid: str):
         """The call's recording as audio/mpeg (Range → 206); 202 + Retry-After while it is being fetched."""
         playback = self._playback(req, resp, call_sid)
-        if playback.state == "ready":
+        if playback.state is PlaybackState.READY:
             self._serve(req, resp, playback, with_body=True)
 
     def on_head(self, req, resp, call_sid: str):
         playback = self._playback(req, resp, call_sid)
-        if playback.state == "ready":
+        if playback.state is PlaybackState.READY:
             self._serve(req, resp, playback, with_body=False)
 
 
