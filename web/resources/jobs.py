@@ -11,7 +11,7 @@ from db import job_store
 from db.models.core import JobControl, JobStatus
 from prosaas.jobs import control_job, job_view
 from web.auth import scope
-from web.spec import api
+from web.spec import ErrorBody, api
 
 
 class JobsQuery(BaseModel):
@@ -52,15 +52,10 @@ class JobList(BaseModel):
     jobs: list[JobOut]
 
 
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
-
-
 class JobsCollection:
     auth = "business_or_admin"
 
-    @api.validate(query=JobsQuery, resp=Response(HTTP_200=JobList, HTTP_401=Error), tags=["jobs"])
+    @api.validate(query=JobsQuery, resp=Response(HTTP_200=JobList, HTTP_401=ErrorBody), tags=["jobs"])
     def on_get(self, req, resp, query: JobsQuery):
         """List this business's jobs, newest first."""
         with req.context.runtime.database.session() as session:
@@ -72,7 +67,7 @@ class JobsCollection:
 class JobItem:
     auth = "business_or_admin"
 
-    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_404=Error), tags=["jobs"])
+    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_404=ErrorBody), tags=["jobs"])
     def on_get(self, req, resp, job_id: str):
         """One job: status, progress with percent, timestamps, error."""
         with req.context.runtime.database.session() as session:
@@ -85,7 +80,7 @@ class JobItem:
 class JobAction:
     auth = "business_or_admin"
 
-    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_202=JobOut, HTTP_404=Error, HTTP_409=Error), tags=["jobs"])
+    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_202=JobOut, HTTP_404=ErrorBody, HTTP_409=ErrorBody), tags=["jobs"])
     def on_post(self, req, resp, job_id: str, action: str):
         """pause | resume | cancel | retry. Batch jobs honour pause/cancel between batches."""
         if action not in tuple(JobControl):
