@@ -275,3 +275,33 @@ def requeue_abandoned_jobs(session: Session, *, heartbeat_before: dt.datetime, i
         if outcome.rowcount:
             moved.append(job_id)
     return moved
+
+
+def jobs_owed_a_message(session: Session, *, queued_before: dt.datetime, heartbeat_before: dt.datetime,
+                        limit: int = 500) -> list[BackgroundJob]:
+    """Rows that should have a message by now: queued and untouched, or running without a heartbeat.
+
+    The caller checks Redis for their messages and resends through `mark_resent` for those that have none.
+    """
+    return list(session.scalars(select(BackgroundJob).where(or_(
+        and_(BackgroundJob.status == JobStatus.QUEUED, BackgroundJob.updated_at < queued_before),
+        and_(BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before),
+    )).order_by(BackgroundJob.updated_at).limit(limit)))
+
+
+def mark_resent(session: Session, job: BackgroundJob, *, message_id: str) -> bool:
+    """Record that a missing message is sent again, if the row is still exactly as it was read.
+
+    The row goes (back) to `queued` for the new delivery to claim. False when anything changed the row
+    since (a claim, a retry, another reconciler): then its message was only slow and nothing is resent.
+    """
+    now = utcnow()
+    unchanged = [BackgroundJob.id == job.id, BackgroundJob.status == job.status,
+                 BackgroundJob.updated_at == job.updated_at]
+    if job.status == JobStatus.RUNNING:
+        unchanged += [BackgroundJob.heartbeat_at == job.heartbeat_at,
+                      BackgroundJob.worker.is_(None) if job.worker is None else BackgroundJob.worker == job.worker]
+    outcome = session.execute(update(BackgroundJob).where(*unchanged).values(
+        status=JobStatus.QUEUED, message_id=message_id, updated_at=now, error_reason="message_missing",
+    ).execution_options(synchronize_session=False))
+    return outcome.rowcount == 1

@@ -22,6 +22,7 @@ from prosaas.middleware.presence import WorkerPresence
 from prosaas.middleware.retries import ProsaasRetries
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.middleware.tracking import JobTracking
+from prosaas.reconciler import Reconciler
 from prosaas.recovery import Recovery
 from prosaas.redis_broker import ProsaasBroker
 from prosaas.runtime import Runtime, get_runtime
@@ -67,6 +68,10 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                               slots=slots, recovery=recovery, heartbeat_seconds=settings.worker_heartbeat_seconds,
                               dead_after_seconds=settings.worker_dead_after_seconds)
     tracking.worker_alive = presence.is_worker_alive
+    presence.reconciler = Reconciler(client, runtime.keys, runtime.database, ALL_QUEUES,
+                                     reconcile_after_seconds=settings.reconcile_after_seconds,
+                                     stale_after_seconds=settings.job_stale_after_seconds,
+                                     is_worker_alive=presence.is_worker_alive)
     # Order matters: `before_*` hooks run top to bottom, `after_*` bottom to top, so tracking
     # and logging see the Retries decision (message.failed) when they record the outcome.
     middleware = [
