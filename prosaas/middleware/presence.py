@@ -36,6 +36,7 @@ class WorkerPresence(Middleware):
         self.dead_after_seconds = dead_after_seconds
         self.role = role
         self.stats = {"processed": 0, "succeeded": 0, "failed": 0, "retried": 0}
+        self._finished: set[str] = set()  # message ids finished since the last beat
         self.started_at = time.time()
         self.queues: list[str] = []
         self.broker_id = None
@@ -53,6 +54,19 @@ class WorkerPresence(Middleware):
             self.stats["failed"] += 1
         else:
             self.stats["retried"] += 1
+        if exception is None or message.failed:
+            self._finished.add(message.message_id)
+
+    def _prune_redeliveries(self) -> None:
+        """Drop the crash-redelivery counts of messages this process finished since the last beat.
+
+        One HKEYS per beat, usually of an empty hash: no Redis command per job.
+        """
+        finished, self._finished = self._finished, set()
+        counted = self.client.hkeys(self.keys("redeliveries"))
+        done = [key for key in counted if (key.decode() if isinstance(key, bytes) else key) in finished]
+        if done:
+            self.client.hdel(self.keys("redeliveries"), *done)
 
     # Lifecycle ------------------------------------------------------------------------
     def after_worker_boot(self, broker, worker):
@@ -115,6 +129,7 @@ class WorkerPresence(Middleware):
         pipe.hset(self.keys("workers"), self.worker_id, json.dumps(info))
         pipe.execute()
         self.slots.renew_leases()
+        self._prune_redeliveries()
         running = self.tracking.running_job_ids()
         if running:
             with self.database.session() as session:
