@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -305,3 +305,18 @@ def mark_resent(session: Session, job: BackgroundJob, *, message_id: str) -> boo
         status=JobStatus.QUEUED, message_id=message_id, updated_at=now, error_reason="message_missing",
     ).execution_options(synchronize_session=False))
     return outcome.rowcount == 1
+
+
+def delete_finished_batch(session: Session, *, statuses: tuple[str, ...], finished_before: dt.datetime,
+                          batch_size: int) -> int:
+    """Delete at most `batch_size` rows finished (in `statuses`) and untouched since `finished_before`.
+
+    One short statement per call, so the caller commits between batches and no lock is held for long;
+    rows another transaction holds are skipped (PostgreSQL) and left for the next run.
+    """
+    doomed = (select(BackgroundJob.id).where(BackgroundJob.status.in_(statuses),
+                                             BackgroundJob.updated_at < finished_before)
+              .limit(batch_size).with_for_update(skip_locked=True).scalar_subquery())
+    outcome = session.execute(delete(BackgroundJob).where(BackgroundJob.id.in_(doomed))
+                              .execution_options(synchronize_session=False))
+    return outcome.rowcount
