@@ -68,7 +68,8 @@ def test_a_row_claimed_while_redis_was_searched_is_not_resent(business, runtime)
     assert job_row(job_id).status == "running"
 
 
-def test_job_committed_but_never_sent_still_runs_once(worker_factory, business, redis_marks, clean_queues):
+def test_job_committed_but_never_sent_still_runs_once(worker_factory, business, redis_marks, clean_queues, client,
+                                                       admin_headers):
     m = marker()
     job_id = committed_without_message(sample_actors.record_run, business, marker=m)
     worker = worker_factory(queues="default", env={"RECONCILE_AFTER_SECONDS": "2"})
@@ -77,3 +78,7 @@ def test_job_committed_but_never_sent_still_runs_once(worker_factory, business, 
              what="the JOB_RESENT line")
     time.sleep(2)
     assert redis_marks.runs(m) == 1
+    metrics = client.simulate_get("/metrics", headers=admin_headers).text
+    assert 'prosaas_jobs_resent_total{reason="message_missing"}' in metrics
+    health = client.simulate_get("/api/jobs/health", headers=admin_headers).json
+    assert health["reconciler"]["resent_total"] >= 1
