@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
 ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
+IGNORED_LEGACY_QUEUES = ("receipts_sync",)  # the replaced system's queue; its work is done in `maintenance`
+CALLS_ROLE_REFUSAL = ("prosaas: SERVICE_ROLE=calls: the realtime calls role (Twilio media streams, live "
+                      "speech-to-text) is not part of prosaas; run it as its own service (see docs/MIGRATING.md)")
 
 
 class SettingsError(SystemExit):
@@ -29,6 +32,10 @@ class Settings(BaseSettings):
     service_role: Literal["web", "worker", "scheduler", "all"] = "all"
     run_migrations: bool = False
     worker_queues: Optional[str] = None
+    # Names of the replaced system, read and translated by `_legacy_names` (see docs/MIGRATING.md).
+    rq_queues: Optional[str] = Field(default=None, alias="RQ_QUEUES", exclude=True)
+    enable_schedulers: Optional[str] = Field(default=None, alias="ENABLE_SCHEDULERS", exclude=True)
+    legacy_notes: tuple[str, ...] = Field(default=(), exclude=True)  # one deprecation line each, said at start
     worker_processes: int = Field(default=2, ge=1, le=64)
     worker_greenlets: int = Field(default=50, ge=1, le=2000)
     worker_shutdown_grace_seconds: int = Field(default=30, ge=1, le=3600)
@@ -69,6 +76,37 @@ class Settings(BaseSettings):
     # Test-only speed-up: real seconds one scheduler minute lasts (60 in production).
     scheduler_tick_seconds: float = Field(default=60, ge=0.5, le=60)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_names(cls, data):
+        """SERVICE_ROLE=api, RQ_QUEUES, ENABLE_SCHEDULERS, `receipts_sync` in a queue list: accepted, noted."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        notes = []
+        role = data.get("service_role")
+        if isinstance(role, str) and role.strip().lower() == "calls":
+            raise SettingsError(CALLS_ROLE_REFUSAL)
+        if isinstance(role, str) and role.strip().lower() == "api":
+            data["service_role"] = "web"
+            notes.append("SERVICE_ROLE=api is read as SERVICE_ROLE=web")
+        legacy_queues = data.get("RQ_QUEUES", data.get("rq_queues"))
+        if legacy_queues is not None:
+            if data.get("worker_queues"):
+                notes.append("RQ_QUEUES is ignored: WORKER_QUEUES is set and wins")
+            else:
+                data["worker_queues"] = legacy_queues
+                notes.append("RQ_QUEUES is read as WORKER_QUEUES; rename it")
+        if data.get("ENABLE_SCHEDULERS", data.get("enable_schedulers")) is not None:
+            notes.append("ENABLE_SCHEDULERS is ignored: periodic work runs only in the scheduler role")
+        queues = data.get("worker_queues")
+        if isinstance(queues, str):
+            _, ignored = split_queue_list(queues)
+            if ignored:
+                notes.append(f"queue {','.join(ignored)} in the queue list is ignored: its work runs on `maintenance`")
+        data["legacy_notes"] = tuple(f"prosaas: deprecated: {note}" for note in notes)
+        return data
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value):
@@ -99,7 +137,7 @@ class Settings(BaseSettings):
     def _known_queues(cls, value):
         if value is None:
             return None
-        names = [q.strip() for q in value.split(",") if q.strip()]
+        names, _ignored = split_queue_list(value)
         unknown = [q for q in names if q not in ALL_QUEUES]
         if unknown or not names:
             raise ValueError(f"unknown queue(s) {unknown or value!r}; known: {', '.join(ALL_QUEUES)}")
@@ -164,6 +202,12 @@ class Settings(BaseSettings):
     @property
     def effective_storage_url(self) -> str:
         return self.storage_url or f"file://{(self.data_dir / 'storage').resolve()}"
+
+
+def split_queue_list(value: str) -> tuple[list[str], list[str]]:
+    """A comma list of queues -> (queues, legacy queue names accepted and ignored)."""
+    names = [q.strip() for q in value.split(",") if q.strip()]
+    return [q for q in names if q not in IGNORED_LEGACY_QUEUES], [q for q in names if q in IGNORED_LEGACY_QUEUES]
 
 
 def _env_name(loc: tuple) -> str:
