@@ -65,7 +65,8 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                         max_redeliveries=settings.max_crash_redeliveries)
     presence = WorkerPresence(client=client, keys=runtime.keys, database=runtime.database, tracking=tracking,
                               slots=slots, recovery=recovery, heartbeat_seconds=settings.worker_heartbeat_seconds,
-                              dead_after_seconds=settings.worker_dead_after_seconds)
+                              dead_after_seconds=settings.worker_dead_after_seconds,
+                              service_role=settings.service_role)
     tracking.worker_alive = presence.is_worker_alive
     # Order matters: `before_*` hooks run top to bottom, `after_*` bottom to top, so tracking
     # and logging see the Retries decision (message.failed) when they record the outcome.

@@ -28,12 +28,13 @@ class WorkerPresence(Middleware):
     """
 
     def __init__(self, *, client, keys, database, tracking, slots, recovery, heartbeat_seconds: float,
-                 dead_after_seconds: int, role: str = "worker"):
+                 dead_after_seconds: int, role: str = "worker", service_role: str = "worker"):
         self.client, self.keys, self.database = client, keys, database
         self.tracking, self.slots, self.recovery = tracking, slots, recovery
         self.heartbeat_seconds = heartbeat_seconds
         self.dead_after_seconds = dead_after_seconds
         self.role = role
+        self.service_role = service_role  # this process's own SERVICE_ROLE, shown by GET /api/jobs/worker/config
         self.stats = {"processed": 0, "succeeded": 0, "failed": 0, "retried": 0}
         self.started_at = time.time()
         self.queues: list[str] = []
@@ -101,7 +102,7 @@ class WorkerPresence(Middleware):
     def beat(self) -> None:
         now = time.time()
         info = {"worker": self.worker_id, "host": socket.gethostname(), "pid": os.getpid(), "role": self.role,
-                "queues": self.queues, "running": len(self.tracking.running), "started_at": self.started_at,
+                "service_role": self.service_role, "queues": self.queues, "running": len(self.tracking.running), "started_at": self.started_at,
                 "last_heartbeat": now, **self.stats}
         pipe = self.client.pipeline(transaction=False)
         pipe.zadd(self.keys.dramatiq_heartbeats, {self.broker_id: int(now * 1000)})
