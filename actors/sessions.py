@@ -1,6 +1,6 @@
 """Audio sessions (the original ML worker): process an uploaded recording into duration, segments, speakers, words.
 
-Three retries at 5/10/20 s; after the last one the session is `failed` with the error.
+Three retries at exactly 5/10/20 s (no jitter); after the last one the session is `failed` with the error.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ SESSIONS_DIR = "sessions"
 
 
 @dramatiq.actor(queue_name="default", job_type="audio_session", max_retries=3, min_backoff=5_000,
-                time_limit=30 * 60 * 1000)
+                backoff_jitter=False, time_limit=30 * 60 * 1000)
 def process_audio_session(business_id: int, session_id: str) -> dict:
     database = get_runtime().database
     with database.session() as session:
