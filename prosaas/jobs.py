@@ -1,6 +1,7 @@
 """Tracked jobs: the one way to start one, report its progress, and pause/resume/cancel/retry it."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -15,6 +16,7 @@ from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobStatus
 from prosaas.errors import BrokerUnavailable
 from prosaas.middleware.tracking import current_job_id
+from prosaas.queue_stats import consumer_map
 from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.jobs")
@@ -162,6 +164,31 @@ class JobProgress:
         with get_runtime().database.session() as session:
             job_store.stop_running_job(session, self.job_id, status=status)
         log.info("JOB_%s job_id=%s", "PAUSED" if action == "pause" else "CANCELLED", self.job_id)
+
+
+def job_staleness(job: BackgroundJob, *, consumed_queues: Optional[set[str]] = None) -> dict[str, Any]:
+    """`{"stale", "stale_reason"}` for a business's own view: why its job is not moving, if it is stuck.
+
+    A queued job whose queue no live worker consumes cannot start; a running job whose heartbeat stopped
+    (or a queued one put back after that) lost its worker. `consumed_queues` defaults to the live workers'.
+    """
+    reason = None
+    if job.status == JobStatus.RUNNING:
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=get_runtime().settings.job_stale_after_seconds)
+        if job.heartbeat_at is None or _aware(job.heartbeat_at) < cutoff:
+            reason = "worker lost"
+    elif job.status == JobStatus.QUEUED:
+        if consumed_queues is None:
+            consumed_queues = {queue for queue, workers in consumer_map().items() if workers}
+        if job.queue not in consumed_queues:
+            reason = f"no worker consumes queue {job.queue}"
+        elif job.error_reason == "worker_lost":
+            reason = "worker lost"
+    return {"stale": reason is not None, "stale_reason": reason}
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def job_view(job: BackgroundJob) -> dict[str, Any]:
