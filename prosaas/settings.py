@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import zoneinfo
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     worker_dead_after_seconds: int = Field(default=30, ge=5)
     job_stale_after_seconds: int = Field(default=120, ge=5)
     max_crash_redeliveries: int = Field(default=3, ge=1)
+    scheduler_timezone: str = "UTC"  # the zone cron specs are read in, e.g. Asia/Jerusalem
     # Test-only speed-up: real seconds one scheduler minute lasts (60 in production).
     scheduler_tick_seconds: float = Field(default=60, ge=0.5, le=60)
 
@@ -143,6 +145,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown queue(s) {unknown or value!r}; known: {', '.join(ALL_QUEUES)}")
         return ",".join(names)
 
+    @field_validator("scheduler_timezone")
+    @classmethod
+    def _known_zone(cls, value):
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as UTC or Asia/Jerusalem") from None
+        return value
+
     @field_validator("reminder_offsets_minutes")
     @classmethod
     def _offsets(cls, value):
@@ -185,6 +196,10 @@ class Settings(BaseSettings):
     @property
     def consumed_queues(self) -> list[str]:
         return self.worker_queues.split(",") if self.worker_queues else list(ALL_QUEUES)
+
+    @property
+    def scheduler_zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.scheduler_timezone)
 
     @property
     def recording_hosts(self) -> set[str]:
