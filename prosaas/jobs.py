@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -15,7 +16,7 @@ from db.base import new_id
 from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobStatus
 from prosaas.errors import BrokerUnavailable
-from prosaas.middleware.tracking import current_job_id
+from prosaas.middleware.tracking import HandedOn, current_job_id
 from prosaas.queue_stats import consumer_map
 from prosaas.runtime import get_runtime
 
@@ -157,6 +158,23 @@ class JobProgress:
     def update(self, **counts) -> Optional[str]:
         with get_runtime().database.session() as session:
             return job_store.update_progress(session, self.job_id, **counts)
+
+    def hand_on(self) -> HandedOn:
+        """Go on in a continuation message (same job id, cursor and progress kept): return what this gives.
+
+        For a long batch job nearing its time limit: the continuation gets a whole time limit of its own.
+        """
+        from dramatiq.middleware import CurrentMessage
+
+        message = CurrentMessage.get_current_message()
+        continuation = message.copy(message_id=str(uuid.uuid4()),
+                                    options={"continuation": message.options.get("continuation", 0) + 1})
+        with get_runtime().database.session() as session:
+            if not job_store.hand_on_job(session, self.job_id, message_id=continuation.message_id):
+                return HandedOn(self.job_id, None)  # no longer running as ours: nothing to go on with
+        # If Redis refuses it, the exception retries this message, which resumes from the cursor as well.
+        _broker().enqueue(continuation)
+        return HandedOn(self.job_id, continuation.message_id)
 
     def honour(self, action: str) -> None:
         """Stop between batches as asked: 'pause' keeps the cursor, 'cancel' ends the job."""

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     broadcast_delay_seconds: str = "3-4"
     broadcast_retry_seconds: float = Field(default=10, gt=0)  # first wait when the WhatsApp session is down
     receipts_backoff_base_seconds: float = Field(default=2, gt=0)  # 2 -> 4 -> 8 -> 16 -> 30 s (cap 15x base)
+    receipts_delete_time_limit_seconds: int = Field(default=30 * 60, ge=1)  # each message; a long job hands on
     receipt_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     transcription_url: Optional[str] = None
     transcription_api_key: str = ""
