@@ -42,11 +42,13 @@ class Settings(BaseSettings):
     worker_shutdown_grace_seconds: int = Field(default=30, ge=1, le=3600)
     web_workers: int = Field(default=2, ge=1, le=64)
     recordings_per_business: int = Field(default=3, ge=1, le=100)
-    recordings_retention_days: int = Field(default=90, ge=1)
+    recordings_retention_days: int = Field(default=7, ge=1)
+    recordings_delete_at_twilio: bool = False  # cleanup also deletes Twilio's copy (twilio library)
     recording_stuck_after_seconds: int = Field(default=60, ge=1)  # a playback download with no progress
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_recording_hosts: str = "api.twilio.com"
+    twilio_api_base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://[^\s]+$")
     public_base_url: Optional[str] = None
     whatsapp_webhook_secret: str = ""
     baileys_url: Optional[str] = None
