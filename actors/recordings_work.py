@@ -10,6 +10,7 @@ from typing import Optional
 from dramatiq.middleware import CurrentMessage
 
 from db import recordings_store as store
+from db.businesses import get_business
 from db.base import utcnow
 from db.models.recordings import RecordingStatus
 from prosaas.clients import recording_files, transcription, twilio_api, twilio_recordings
@@ -91,8 +92,10 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
         if recording.status != RecordingStatus.READY or not recording.file_path:
             raise PermanentError(f"recording {recording_sid} is not stored locally (status {recording.status})")
         path = recording_files.absolute(recording.file_path)
+        business = get_business(session, business_id)
+        language = business.transcription_language if business else None
     try:
-        transcript = transcription.transcribe(path, "audio/mpeg")
+        transcript = transcription.transcribe(path, "audio/mpeg", language=language)
     except Exception as exc:
         if is_final_attempt(actor, exc):
             with database.session() as session:

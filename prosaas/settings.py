@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
 ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
+LANGUAGE_CODE = r"^[a-z]{2,3}$"  # ISO 639-1 (or -3) code, as speech-to-text services take it
 IGNORED_LEGACY_QUEUES = ("receipts_sync",)  # the replaced system's queue; its work is done in `maintenance`
 CALLS_ROLE_REFUSAL = ("prosaas: SERVICE_ROLE=calls: the realtime calls role (Twilio media streams, live "
                       "speech-to-text) is not part of prosaas; run it as its own service (see docs/MIGRATING.md)")
@@ -68,6 +69,8 @@ class Settings(BaseSettings):
     receipt_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     transcription_url: Optional[str] = None
     transcription_api_key: str = ""
+    transcription_model: str = Field(default="whisper-1", min_length=1, max_length=100)
+    transcription_language: Optional[str] = Field(default=None, pattern=LANGUAGE_CODE)  # ISO 639-1, e.g. he
     responder_url: Optional[str] = None
     responder_api_key: str = ""
     # Job machinery tuning (seconds unless named otherwise).
@@ -118,7 +121,8 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator("database_url", "redis_url", "baileys_url", "public_base_url", "storage_url",
-                     "s3_endpoint_url", "transcription_url", "responder_url", "worker_queues", mode="before")
+                     "s3_endpoint_url", "transcription_url", "responder_url", "worker_queues", "transcription_language",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
