@@ -128,9 +128,10 @@ class ReceiptDeletion:
             action = job_store.update_progress(session, self.progress.job_id, processed=cursor["processed"],
                                                succeeded=cursor["deleted"], failed=cursor["failed"],
                                                cursor=cursor, result=_result(cursor, total))
-        log.info("RECEIPTS_DELETE batch ids=%d-%d count=%d deleted=%d failed=%d progress=%d/%d job_id=%s",
-                 batch[0][0], batch[-1][0], len(batch), deleted, len(refused), cursor["processed"], total,
-                 self.progress.job_id)
+        log.info("RECEIPTS_DELETE batch ids=%d-%d count=%d deleted=%d failed=%d storage_deleted=%d "
+                 "storage_failed=%d progress=%d/%d percent=%.1f job_id=%s", batch[0][0], batch[-1][0], len(batch),
+                 deleted, len(refused), len(outcome.deleted), len(outcome.failed), cursor["processed"], total,
+                 100.0 * cursor["processed"] / total if total else 100.0, self.progress.job_id)
         for receipt_id, key in batch:
             if key in outcome.failed:
                 log.warning("RECEIPTS_DELETE storage_failed receipt_id=%d reason=%s", receipt_id,

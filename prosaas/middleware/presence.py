@@ -14,6 +14,7 @@ from dramatiq.middleware import Middleware
 from db import job_store
 from db.base import utcnow
 from db.models.core import JobStatus
+from prosaas.middleware.retries import retry_policy
 
 log = logging.getLogger("prosaas.worker")
 
@@ -62,7 +63,8 @@ class WorkerPresence(Middleware):
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
         self._thread.start()
-        log.info("WORKER_STARTED worker=%s queues=%s", self.worker_id, ",".join(self.queues))
+        log.info("WORKER_STARTED worker=%s queues=%s concurrency=%d retries=%s", self.worker_id,
+                 ",".join(self.queues), getattr(worker, "worker_threads", 0), retry_policy())
 
     def before_worker_shutdown(self, broker, worker):
         log.info("WORKER_STOPPING worker=%s running=%d", self.worker_id, len(self.tracking.running))

@@ -12,6 +12,12 @@ DEFAULT_MIN_BACKOFF_MS = 5_000      # 5 s -> 10 s -> 20 s, each stretched by up 
 DEFAULT_MAX_BACKOFF_MS = 3_600_000
 
 
+def retry_policy() -> str:
+    """The default policy as the worker's start line says it: `3x5s,10s,20s+jitter`."""
+    delays = ",".join(f"{DEFAULT_MIN_BACKOFF_MS * 2 ** n // 1000}s" for n in range(DEFAULT_MAX_RETRIES))
+    return f"{DEFAULT_MAX_RETRIES}x{delays}+jitter"
+
+
 class ProsaasRetries(Retries):
     """Dramatiq's Retries with our defaults; a :class:`PermanentError` fails the message at once.
 

@@ -65,6 +65,9 @@ def test_delete_all_of_1000_receipts_with_monotonic_progress_other_business_unto
     assert rows_of(theirs.id) == 60 and files_of(s3, theirs.id) == 60  # another business's receipts untouched
     log = worker.log()
     assert log.count("RECEIPTS_DELETE batch ids=") == 20 and "progress=1000/1000" in log
+    # Each batch line: that batch's row and stored-file counts, and the percent done (the runbooks' `x%`).
+    assert "count=50 deleted=50 failed=0 storage_deleted=50 storage_failed=0 progress=50/1000 percent=5.0 " in log
+    assert "progress=1000/1000 percent=100.0 " in log
     assert start_delete(client, mine) != job_id  # finished: a new request makes a new job
 
 
@@ -183,6 +186,7 @@ def test_chosen_ids_only_and_a_file_that_cannot_be_deleted_keeps_its_row(client,
     assert left == [stuck] + ids[mine.id][80:]  # the refused one keeps its row; unchosen ones untouched
     assert rows_of(theirs.id) == 5
     assert "storage_failed receipt_id=%d" % stuck in worker.log()
+    assert "count=50 deleted=49 failed=1 storage_deleted=49 storage_failed=1 progress=50/80 percent=62.5 " in worker.log()
 
 
 def test_a_store_that_refuses_the_deletes_fails_the_job_at_once_with_the_cause(

@@ -12,6 +12,8 @@ def _only_this_worker_alive(pids: set[int]):
 def test_a_worker_on_default_only_does_not_listen_to_maintenance_and_doctor_fails(client, admin_headers,
                                                                                    worker_factory, clean_queues):
     worker = worker_factory(queues="default", env={"SERVICE_ROLE": "worker"})
+    # The start line, as the replaced system's banner: queues, concurrency (greenlets) and the retry policy.
+    assert "queues=default concurrency=10 retries=3x5s,10s,20s+jitter" in worker.log()
     pids = {worker.pid, *worker.child_pids()}
     wait_for(lambda: _only_this_worker_alive(pids), 60, what="the default-only worker to be the only live one")
     answer = client.simulate_get("/api/jobs/worker/config", headers=admin_headers)
