@@ -11,6 +11,8 @@ from typing import Literal, Optional
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prosaas.clients.guarded_http import AllowList
+
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
 ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
 LANGUAGE_CODE = r"^[a-z]{2,3}$"  # ISO 639-1 (or -3) code, as speech-to-text services take it
@@ -50,6 +52,9 @@ class Settings(BaseSettings):
     twilio_auth_token: str = ""
     twilio_recording_hosts: str = "api.twilio.com"
     twilio_api_base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://[^\s]+$")
+    twilio_callback_secret: str = ""  # empty: callback tokens are keyed with TWILIO_AUTH_TOKEN
+    recording_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    push_endpoint_hosts: str = "fcm.googleapis.com,.push.services.mozilla.com,web.push.apple.com,.notify.windows.com"
     public_base_url: Optional[str] = None
     whatsapp_webhook_secret: str = ""
     baileys_url: Optional[str] = None
@@ -141,6 +146,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("twilio_recording_hosts", "push_endpoint_hosts")
+    @classmethod
+    def _allow_list(cls, value, info):
+        AllowList.parse(value, info.field_name.upper())  # a malformed entry stops the start, named
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_origin(cls, value):
+        if value and (not value.startswith(("https://", "http://")) or "?" in value or "#" in value):
+            raise ValueError("must be the public http(s) URL the web role is reached at, without query")
+        return value
+
     @field_validator("worker_queues")
     @classmethod
     def _known_queues(cls, value):
@@ -209,8 +227,12 @@ class Settings(BaseSettings):
         return zoneinfo.ZoneInfo(self.scheduler_timezone)
 
     @property
-    def recording_hosts(self) -> set[str]:
-        return {h.strip().lower() for h in self.twilio_recording_hosts.split(",") if h.strip()}
+    def recording_allow_list(self) -> AllowList:
+        return AllowList.parse(self.twilio_recording_hosts, "TWILIO_RECORDING_HOSTS")
+
+    @property
+    def push_allow_list(self) -> AllowList:
+        return AllowList.parse(self.push_endpoint_hosts, "PUSH_ENDPOINT_HOSTS")
 
     @property
     def reminder_offsets(self) -> list[int]:
