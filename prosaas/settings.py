@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     recordings_per_business: int = Field(default=3, ge=1, le=100)
     recordings_retention_days: int = Field(default=7, ge=1)
     recordings_delete_at_twilio: bool = False  # cleanup also deletes Twilio's copy (twilio library)
+    # Per-business concurrency of the other tenant-triggered actors (0: no limit), the API's per-key rate.
+    sessions_per_business: int = Field(default=2, ge=0, le=1000)
+    push_per_business: int = Field(default=5, ge=0, le=1000)
+    whatsapp_per_business: int = Field(default=5, ge=0, le=1000)
+    diagnostics_per_business: int = Field(default=2, ge=0, le=1000)
+    api_rate_per_key: float = Field(default=20, ge=0)  # requests per second, sustained; 0 turns the limit off
+    api_rate_burst: int = Field(default=100, ge=1)
+    session_max_seconds: int = Field(default=4 * 3600, ge=1)  # longest audio session accepted
     recording_stuck_after_seconds: int = Field(default=60, ge=1)  # a playback download with no progress
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
