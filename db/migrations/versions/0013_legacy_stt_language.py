@@ -1,13 +1,13 @@
 """A business's own transcription language (overrides TRANSCRIPTION_LANGUAGE; NULL: the setting's).
 
 Revision ID: 0013_legacy_stt_language
-Revises: 0005_merge_heads
+Revises: 0009_ledger_drop_index
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_legacy_stt_language"
-down_revision = "0005_merge_heads"
+down_revision = "0009_ledger_drop_index"
 branch_labels = None
 depends_on = None
 
