@@ -54,8 +54,12 @@ def cmd_web(args, settings) -> int:
 
 
 def cmd_worker(args, settings) -> int:
-    queues = (args.queues or ",".join(settings.consumed_queues)).split(",")
-    from prosaas.settings import ALL_QUEUES
+    from prosaas.settings import ALL_QUEUES, split_queue_list
+
+    queues, ignored = split_queue_list(args.queues or ",".join(settings.consumed_queues))
+    if ignored:
+        print(f"prosaas: deprecated: queue {','.join(ignored)} in --queues is ignored: its work runs on "
+              "`maintenance`", file=sys.stderr)
 
     unknown = [q for q in queues if q not in ALL_QUEUES]
     if unknown:
@@ -80,7 +84,8 @@ def cmd_scheduler(args, settings) -> int:
     runtime = get_runtime()
     seconds_per_minute = runtime.settings.scheduler_tick_seconds
     clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
-    scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute)
+    scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute,
+                              zone=runtime.settings.scheduler_zone)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: scheduler.stop_event.set())
     scheduler.run_forever()

@@ -14,3 +14,11 @@ def test_an_actor_on_an_unknown_queue_fails_when_declared(broker):
     with pytest.raises(ValueError, match="'reciepts'.*ALL_QUEUES"):
         dramatiq.actor(lambda: None, broker=broker, actor_name="misrouted", queue_name="reciepts")
     assert "misrouted" not in broker.actors and "reciepts" not in broker.queues
+
+
+def test_the_retired_receipts_queue_in_a_queue_list_is_ignored_with_a_note():
+    from prosaas.settings import Settings
+
+    settings = Settings(_env_file=None, worker_queues="default,receipts,maintenance")
+    assert settings.consumed_queues == ["default", "maintenance"]
+    assert any("receipts" in note for note in settings.legacy_notes)
