@@ -60,7 +60,8 @@ def sentinel_view(sentinels: Addresses, master: str, sentinel_password: str = ""
         probe = redis.Redis(*address, password=sentinel_password or None, **SENTINEL_OPTIONS)
         try:
             found = probe.sentinel_get_master_addr_by_name(master)
-            answers.append(f"{found[0]}:{found[1]}" if found else None)
+            host = found[0].decode() if found and isinstance(found[0], bytes) else found and found[0]
+            answers.append(f"{host}:{int(found[1])}" if found else None)
         except redis.RedisError:
             answers.append(None)
         finally:
