@@ -14,6 +14,7 @@ from dramatiq.results.backends.redis import RedisBackend
 from periodiq import PeriodiqMiddleware
 
 from prosaas.gevent_support import patch_psycopg_if_gevent
+from prosaas.log_redaction import install_message_redaction
 from prosaas.logs import configure_logging
 from prosaas.metrics import ensure_multiproc_dir
 from prosaas.middleware.job_log import JobLog
@@ -101,6 +102,7 @@ def middleware_of(broker, kind):
 
 
 patch_psycopg_if_gevent()
+install_message_redaction()  # before any worker logs a message: never its arguments
 if os.environ.get("PROSAAS_OWN_LOGGING") == "1":  # `prosaas worker` children log in our format
     # Straight to the role's own stderr (sys.__stderr__), not through the pipe Dramatiq's parent process
     # relays line by line: two log lines per job cost a third process a read and a write each.

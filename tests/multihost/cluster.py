@@ -169,7 +169,7 @@ class Cluster:
                 "PROSAAS_BIND": f"{self.network.address(host)}:{WEB_PORT}", "WEB_WORKERS": "1",
                 "WORKER_PROCESSES": "1", "WORKER_GREENLETS": "10", "WORKER_HEARTBEAT_SECONDS": "1",
                 "WORKER_DEAD_AFTER_SECONDS": "5", "JOB_STALE_AFTER_SECONDS": "5", "SCHEDULER_TICK_SECONDS": "2",
-                "TWILIO_RECORDING_HOSTS": "127.0.0.1", **extra}
+                **extra}
 
     def spawn(self, host: str, argv: list[str], *, name: str, env: dict) -> HostProcess:
         process = HostProcess(self.network, host, argv, dict(env), self.tmp / f"{name}.log")

@@ -19,7 +19,7 @@ import requests
 
 from tests.multihost.cluster import BUCKET, HOSTS, Cluster, report
 from tests.multihost.netns import Network, cannot_make_namespaces
-from tests.support.fake_twilio import FakeTwilio, make_mp3
+from tests.support.fake_twilio import FakeTwilio, callback_path, make_mp3
 from tests.support.private_servers import postgres_bin_dir
 from tests.support.processes import wait_for
 from tests.support.sentinel_servers import redis_server_binary
@@ -121,14 +121,14 @@ def registry(cluster) -> list[str]:
 
 
 def test_callback_at_web1_download_on_worker2_playback_byte_exact_from_web2(cluster, account):
+    # Listening on 127.0.0.1 of host wk2 only (the run's fake-Twilio port, allowed by TWILIO_RECORDING_HOSTS).
     twilio = cluster.network.call_in("wk2", FakeTwilio, account_sid=os.environ["TWILIO_ACCOUNT_SID"],
                                      auth_token=os.environ["TWILIO_AUTH_TOKEN"])
-    cluster.network.call_in("wk2", twilio.start)  # listening on 127.0.0.1 of host wk2 only
     try:
         body = make_mp3(seconds=3, pitch=200)
         sid = twilio.add(account["business_id"], body=body)
         form = twilio.callback_form(sid)
-        callback = f"{cluster.web_url('web1')}/twilio/recording-status?business_id={account['business_id']}"
+        callback = cluster.web_url("web1") + callback_path(account["business_id"])
         started = time.monotonic()
         answer = ctl_post(cluster, callback, data=urlencode(form), headers={
             "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": twilio.sign(callback, form)})

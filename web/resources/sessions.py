@@ -9,7 +9,7 @@ from spectree import Response
 
 from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
 from db import recordings_store as store
-from prosaas.clients import recording_files
+from prosaas.clients import recording_files, transcription
 from prosaas.clients.storage import StorageUnavailable
 from web.resources.jobs import Error
 from web.spec import api
@@ -64,6 +64,17 @@ def _chunks(stream, first: bytes):
         yield chunk
 
 
+def refuse_overlong(file: recording_files.StoredFile, max_seconds: int) -> None:
+    """422 (and the file deleted) when the audio's header says it lasts longer than SESSION_MAX_SECONDS."""
+    try:
+        with recording_files.local_copy(file) as path:
+            transcription.refuse_declared_overlong(path, max_seconds)
+    except transcription.BadAudio as exc:
+        recording_files.delete(file)
+        raise falcon.HTTPUnprocessableEntity(title="Audio too long",
+                                             description=f"{exc} (SESSION_MAX_SECONDS).") from None
+
+
 class Accepted(BaseModel):
     session_id: str
     job_id: str
@@ -102,6 +113,7 @@ class Sessions:
         relative = file.relative
         try:
             size = recording_files.write_atomically(file, _chunks(stream, head), max_size=limit)
+            refuse_overlong(file, req.context.runtime.settings.session_max_seconds)
         except recording_files.TooLarge:
             raise falcon.HTTPContentTooLarge(title="Audio too large",
                                              description=f"The audio file is over the {limit}-byte limit.") from None
