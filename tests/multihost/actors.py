@@ -1,11 +1,10 @@
 """Actors for the multi-host suite, loaded into its workers with `--module tests.multihost.actors`.
 
 `count_once` is deliberately not idempotent: every run that gets to its end adds a row to `mh_counts`.
-Its one guard is the job row's claim: the row is locked and must still name this worker process as
-the one running it, in the same transaction as the insert. A worker cut off from the network whose
-jobs another worker took over therefore finishes none of them a second time when it comes back: its
-late transaction finds the row claimed by someone else (or, if it already held the lock, PostgreSQL's
-idle_in_transaction_session_timeout ends it so the other worker can proceed).
+Delivery is at least once (a worker cut off after its commit but before its job row says so is taken
+over), so the effect is made once the way receipts deletion does it: in one transaction with its job
+row, locked, which must still name this worker process as running it (else another took over: fenced)
+and whose cursor must not already say the effect was made (else an earlier attempt made it: done).
 """
 from __future__ import annotations
 
@@ -29,11 +28,15 @@ def count_once(business_id: int, ms: int = 150) -> None:
     time.sleep(ms / 1000)
     job_id = current_job_id.get()
     with get_runtime().database.transaction() as connection:
-        claimed = connection.execute(text(
-            "SELECT 1 FROM background_jobs WHERE id = :job AND worker = :me AND status = 'running' FOR UPDATE"),
-            {"job": job_id, "me": WORKER_NAME}).first()
-        if claimed is None:  # taken over by another worker while we were cut off: its run counts, not ours
-            log.warning("MH_COUNT_FENCED job_id=%s worker=%s", job_id, WORKER_NAME)
+        row = connection.execute(text(
+            "SELECT worker, status, cursor FROM background_jobs WHERE id = :job FOR UPDATE"), {"job": job_id}).first()
+        if row is None or row.worker != WORKER_NAME or row.status != "running":
+            log.warning("MH_COUNT_FENCED job_id=%s worker=%s", job_id, WORKER_NAME)  # another worker took over
+            return
+        if (row.cursor or {}).get("counted"):
+            log.warning("MH_COUNT_ALREADY job_id=%s worker=%s", job_id, WORKER_NAME)  # an earlier attempt counted
             return
         connection.execute(text("INSERT INTO mh_counts (job_id, worker) VALUES (:job, :me)"),
                            {"job": job_id, "me": WORKER_NAME})
+        connection.execute(text("UPDATE background_jobs SET cursor = CAST(:cursor AS json) WHERE id = :job"),
+                           {"job": job_id, "cursor": '{"counted": true}'})

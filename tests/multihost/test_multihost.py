@@ -202,7 +202,8 @@ def test_worker_host1_loses_its_network_mid_run_and_finishes_nothing_twice(clust
            completed_before_link_down=done_at_down, all_completed_after_link_down_s=round(all_done_s, 1),
            runs_by_host=dict(mid["per_host"]), redelivered=redelivered, rejoined_registry_after_s=round(rejoined_s, 1),
            runs_after_return=sum(final["per_host"].values()) - sum(mid["per_host"].values()),
-           fenced_on_wk1=cluster.roles["wk1"].log().count("MH_COUNT_FENCED"), finished_twice=len(twice),
+           fenced_on_wk1=cluster.roles["wk1"].log().count("MH_COUNT_FENCED"),
+           already_counted_on_wk2=cluster.roles["wk2"].log().count("MH_COUNT_ALREADY"), finished_twice=len(twice),
            lost=len(never))
     assert cluster.roles["wk1"].alive(), "worker host 1 exited instead of coming back"
     assert not twice, f"jobs counted twice: {list(twice.items())[:5]}"
