@@ -17,7 +17,8 @@ from db.models.recordings import Recording
 from prosaas.clients import recording_files
 from prosaas.clients.storage import PARTS_PREFIX, StorageIncomplete, open_storage
 from prosaas.settings import reset_settings_cache
-from tests.batch.s3_support import CREDENTIALS, MotoS3
+from tests.batch.conftest import s3  # noqa: F401  (the run's moto S3 server, a session fixture)
+from tests.batch.s3_support import CREDENTIALS
 from tests.recordings.helpers import recording_row, wait_recording
 from tests.support.fake_twilio import make_mp3, new_sid, post_callback
 from tests.support.processes import start_web
@@ -26,12 +27,10 @@ BUCKET = "recordings-test"
 
 
 @pytest.fixture(scope="module")
-def s3_store():
-    os.environ.update(CREDENTIALS)
-    server = MotoS3().start()
-    server.client.create_bucket(Bucket=BUCKET)
-    yield server
-    server.stop()
+def s3_store(s3):
+    """The batch tests' moto server (one per run), with a bucket of our own."""
+    s3.client.create_bucket(Bucket=BUCKET)
+    return s3
 
 
 @pytest.fixture
