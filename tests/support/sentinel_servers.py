@@ -101,15 +101,7 @@ class SentinelGroup:
 
     def master_port_now(self) -> Optional[int]:
         """The master port the sentinels agree on (majority), or None."""
-        named = []
-        for port in self.sentinel_ports:
-            try:
-                found = redis.Redis(port=port, socket_connect_timeout=1).sentinel_get_master_addr_by_name(
-                    MASTER_NAME)
-                if found:
-                    named.append(int(found[1]))
-            except redis.RedisError:
-                continue
+        named = self._named_ports()
         return max(set(named), key=named.count) if named else None
 
     def kill_master(self) -> float:
@@ -119,10 +111,28 @@ class SentinelGroup:
         process.wait(10)
         return time.monotonic()
 
-    def wait_promoted(self, timeout: float = 60) -> float:
-        wait_for(lambda: self.master_port_now() == self.replica_port, timeout, interval=0.05,
-                 what="the sentinels to promote the replica")
-        return time.monotonic()
+    def wait_promoted(self, timeout: float = 60) -> tuple[float, float]:
+        """Wait until a sentinel names the replica as master. Returns (the last moment every sentinel still
+        named the old master, the first moment one named the new one): the switch happened in between."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            looked_at = time.monotonic()
+            if self.replica_port in self._named_ports():
+                return looked_at, time.monotonic()
+            time.sleep(0.05)
+        raise TimeoutError("the sentinels did not promote the replica")
+
+    def _named_ports(self) -> list[int]:
+        named = []
+        for port in self.sentinel_ports:
+            try:
+                found = redis.Redis(port=port, socket_connect_timeout=1).sentinel_get_master_addr_by_name(
+                    MASTER_NAME)
+                if found:
+                    named.append(int(found[1]))
+            except redis.RedisError:
+                continue
+        return named
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.master_port_now())
