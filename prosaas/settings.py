@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     worker_dead_after_seconds: int = Field(default=30, ge=5)
     job_stale_after_seconds: int = Field(default=120, ge=5)
     max_crash_redeliveries: int = Field(default=3, ge=1)
+    reconcile_after_seconds: int = Field(default=60, ge=1)  # a tracked job without a message is sent again
+    dead_letter_ttl_seconds: int = Field(default=86400, ge=1)
+    jobs_retention_days: int = Field(default=14, ge=1)  # finished job rows are deleted after this
+    failed_jobs_retention_days: int = Field(default=30, ge=1)
     # Test-only speed-up: real seconds one scheduler minute lasts (60 in production).
     scheduler_tick_seconds: float = Field(default=60, ge=0.5, le=60)
 
