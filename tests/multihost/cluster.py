@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 import requests
 
@@ -220,7 +219,3 @@ class Cluster:
 
 def report(scenario: str, **figures) -> None:
     print(f"\nMULTIHOST {scenario} " + " ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
-
-
-def optional(value: Optional[float]) -> str:
-    return "-" if value is None else f"{value:.1f}"
