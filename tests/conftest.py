@@ -12,8 +12,16 @@ _environment: TestEnvironment | None = None
 _env: dict = {}
 
 
+def _is_xdist_controller(config) -> bool:
+    """`pytest -n N`: this process only hands tests to N workers, each of which sets up its own environment."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
 def pytest_configure(config):
     global _environment, _env
+    if _is_xdist_controller(config):
+        return
+    # Each xdist worker is a process of its own: TestEnvironment keys its database and namespace on the pid.
     _environment = TestEnvironment()
     _env = _environment.apply()
     from db.migrate import run_migrations
