@@ -40,8 +40,11 @@ browser:
 redis-server:
 	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) || echo "redis-server could not be installed: the Sentinel test will be skipped"
 
+# Tests wait on subprocesses and servers far more than they use the CPU: TEST_WORKERS pytest-xdist workers
+# (each with its own database and Redis namespace) take whole files, longest first. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
 test: $(TEST_STAMP) browser redis-server
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # wrk drives the API benchmark (Debian's package).
 wrk:

@@ -173,7 +173,22 @@ def redis_marks(runtime):
     return Marks()
 
 
+# Fixtures that start real role subprocesses: a test using one takes seconds, not milliseconds.
+ROLE_FIXTURES = {"worker_factory", "web_server", "module_worker", "messaging_worker", "recordings_worker"}
+
+
+def _heaviness(item) -> int:
+    if any(m.name in ("chaos", "e2e", "browser") for m in item.iter_markers()):
+        return 0
+    return 1 if ROLE_FIXTURES & set(item.fixturenames) else 2
+
+
 def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):
+        # `make test` (xdist, --dist loadfile --no-loadscope-reorder): workers take whole files in this order,
+        # the longest first, so that no long file starts last and runs alone at the end.
+        items.sort(key=_heaviness)
+        return
     # Chaos and browser tests are slowest: run them last so quick failures show first.
     order = {"chaos": 2, "browser": 3}
     items.sort(key=lambda item: max([order.get(m.name, 0) for m in item.iter_markers()] or [0]))
