@@ -186,8 +186,13 @@ def _heaviness(item) -> int:
 def pytest_collection_modifyitems(config, items):
     if hasattr(config, "workerinput"):
         # `make test` (xdist, --dist loadfile --no-loadscope-reorder): workers take whole files in this order,
-        # the longest first, so that no long file starts last and runs alone at the end.
-        items.sort(key=_heaviness)
+        # the longest first, so that no long file starts last and runs alone at the end. A file's own order
+        # stays: some tests rely on a module-scoped worker being gone (or not started yet).
+        file_heaviness: dict = {}
+        for item in items:
+            file_heaviness[item.path] = min(file_heaviness.get(item.path, 2), _heaviness(item))
+        position = {id(item): index for index, item in enumerate(items)}
+        items.sort(key=lambda item: (file_heaviness[item.path], position[id(item)]))
         return
     # Chaos and browser tests are slowest: run them last so quick failures show first.
     order = {"chaos": 2, "browser": 3}
