@@ -183,6 +183,16 @@ def _heaviness(item) -> int:
     return 1 if ROLE_FIXTURES & set(item.fixturenames) else 2
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """xdist hands tests out by node id: items sharing one (schemathesis gives all of an operation test's
+    cases one) would run once for all, silently. `make test` runs tests/fuzz in a pass of its own."""
+    repeated = sorted({nodeid for nodeid in ids if ids.count(nodeid) > 1})
+    if repeated:
+        raise pytest.UsageError(f"under pytest-xdist these would run once for all their cases: {repeated}; "
+                                "run them in a pass without -n")
+
+
 def pytest_collection_modifyitems(config, items):
     if hasattr(config, "workerinput"):
         # `make test` (xdist, --dist loadfile --no-loadscope-reorder): workers take whole files in this order,
