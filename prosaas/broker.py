@@ -82,8 +82,9 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
         Pipelines(),
         ProsaasRetries(),
         CurrentMessage(),
-        quiet_results(RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
-                      result_ttl=RESULT_TTL_MS),
+        # Result keys under the namespace like every other key (Dramatiq's default is a bare MD5 hash).
+        quiet_results(RedisBackend(client=client, namespace=runtime.keys.results_namespace,
+                                   use_namespace_prefix_keys=True), result_ttl=RESULT_TTL_MS),
     ]
     broker = ProsaasBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
                           maintenance_chance=0,  # our Recovery runs it on a timer instead

@@ -9,6 +9,7 @@ from dramatiq import Message
 
 from db import job_store
 from db.models.core import JobStatus
+from prosaas.redis_protocol import Protocol, without_broker_options
 from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
 
@@ -19,17 +20,18 @@ def _decode(raw) -> dict[str, Any]:
     return json.loads(raw)
 
 
+def _protocol() -> Protocol:
+    runtime = get_runtime()
+    return Protocol(runtime.redis, runtime.keys)
+
+
 def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int] = None,
                       limit: int = 100) -> list[dict[str, Any]]:
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
-    reasons = client.hgetall(keys("dead_letter_reasons"))
+    protocol = _protocol()
+    reasons = protocol.dead_letter_reasons()
     entries = []
     for name in ([queue] if queue else ALL_QUEUES):
-        for redis_id, score in client.zrevrange(keys.dead_letters(name), 0, limit - 1, withscores=True):
-            raw = client.hget(keys.dead_letter_messages(name), redis_id)
-            if raw is None:
-                continue
+        for redis_id, score, raw in protocol.newest_dead_letters(name, limit):
             data = _decode(raw)
             options = data.get("options", {})
             if business_id is not None and options.get("business_id") != business_id:
@@ -51,14 +53,12 @@ def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int]
 
 
 def _find(message_id: str) -> Optional[tuple[str, bytes, dict]]:
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
+    protocol = _protocol()
     for name in ALL_QUEUES:
-        hash_key = keys.dead_letter_messages(name)
-        raw = client.hget(hash_key, message_id)
+        raw = protocol.dead_letter(name, message_id)
         if raw is not None:
             return name, message_id.encode(), _decode(raw)
-        for redis_id, raw in client.hscan_iter(hash_key, count=500):
+        for redis_id, raw in protocol.scan_dead_letters(name):
             data = _decode(raw)
             if data.get("message_id") == message_id:
                 return name, redis_id, data
@@ -74,15 +74,10 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     if found is None:
         return None
     queue, redis_id, data = found
-    client, keys = runtime.redis, runtime.keys
-    removed = client.zrem(keys.dead_letters(queue), redis_id)
-    client.hdel(keys.dead_letter_messages(queue), redis_id)
-    client.hdel(keys("dead_letter_reasons"), redis_id)
-    client.hdel(keys("redeliveries"), redis_id)
-    if not removed:
+    if not _protocol().remove_dead_letter(queue, redis_id):
         return None  # someone else requeued it a moment ago
-    options = {k: v for k, v in data.get("options", {}).items()
-               if k not in ("retries", "traceback", "redis_message_id", "eta", "requeue_timestamp", "deferrals")}
+    options = without_broker_options(data.get("options", {}), "retries", "traceback", "requeue_timestamp",
+                                     "deferrals")
     message = Message(queue_name=queue, actor_name=data["actor_name"], args=tuple(data.get("args", ())),
                       kwargs=data.get("kwargs", {}), options=options, message_id=data["message_id"],
                       message_timestamp=data.get("message_timestamp", 0))
@@ -98,12 +93,6 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
 
 
 def purge_dead_letters(queue: Optional[str] = None) -> int:
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
-    total = 0
-    for name in ([queue] if queue else ALL_QUEUES):
-        total += client.zcard(keys.dead_letters(name))
-        client.delete(keys.dead_letters(name), keys.dead_letter_messages(name))
-    client.delete(keys("dead_letter_reasons"))
+    total = _protocol().purge_dead_letters([queue] if queue else ALL_QUEUES)
     log.info("DLQ_PURGED count=%d queue=%s", total, queue or "all")
     return total

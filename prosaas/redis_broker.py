@@ -1,15 +1,13 @@
 """ProsaasBroker: Dramatiq's RedisBroker with per-business slot admission, group acks and lean hook dispatch."""
 from __future__ import annotations
 
-from uuid import uuid4
-
-from dramatiq.brokers.redis import RedisBroker, dq_name
-from dramatiq.common import current_millis
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, MiddlewareError
 
-from prosaas.group_ack import AckBatcher, GroupAckConsumer
+from prosaas.group_ack import AckBatcher
 from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
+from prosaas.redis_protocol import Keys, Protocol, prepare_for_enqueue, redis_id
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
 
@@ -17,8 +15,9 @@ IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at i
 class ProsaasBroker(RedisBroker):
     """Dramatiq's RedisBroker whose enqueue gives slot-limited messages their per-business slot.
 
-    Its consumers ack in groups (prosaas/group_ack.py), its process's concurrent enqueues share one round
-    trip (prosaas/group_send.py), and middleware hooks are dispatched only to the middleware that define them.
+    Its `do_ack` acks in groups (prosaas/group_ack.py), its `do_enqueue` shares one round trip with the
+    process's concurrent enqueues (prosaas/group_send.py): Dramatiq's own entry points, so code that wraps
+    them still sees every message. Middleware hooks are dispatched only to the middleware that define them.
 
     A message of an actor with `per_business` goes into the queue only with a free slot of its business,
     otherwise into that business's waiting list (BusinessSlots.admit); delayed messages are admitted when
@@ -29,12 +28,17 @@ class ProsaasBroker(RedisBroker):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.acks = AckBatcher(self)
+        self.protocol = Protocol(self.client, Keys(self.namespace))
+        self.acks = AckBatcher(self, self.protocol)
         self.sends = SendBatcher(self)
 
-    @property
-    def consumer_class(self):
-        return GroupAckConsumer
+    def do_enqueue(self, queue_name: str, redis_message_id: str, data: bytes) -> None:
+        """Dramatiq's `enqueue` command, sent together with this process's concurrent enqueues."""
+        self.sends.send(queue_name, redis_message_id, data)
+
+    def do_ack(self, queue_name: str, redis_message_id: str) -> None:
+        """Dramatiq's `ack` command (called by its consumer), done together with this process's other acks."""
+        self.acks.ack(queue_name, redis_message_id)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         # An idle consumer polls Redis with a growing back-off capped at `timeout` (Dramatiq: the worker
@@ -79,17 +83,14 @@ class ProsaasBroker(RedisBroker):
                 self.logger.critical("Unexpected failure in %s of %r.", name, middleware, exc_info=True)
 
     def enqueue(self, message, *, delay=None):
-        """RedisBroker.enqueue, step for step, but the message goes into Redis through the slot admission
-        (per_business actors) or the group sender (everything else) instead of its own dispatch call."""
+        """RedisBroker.enqueue, step for step, but a message of a per_business actor goes into Redis through
+        its business's slot admission instead of `do_enqueue`."""
         limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
-        message = message.copy(options={"redis_message_id": str(uuid4())})
-        if delay is not None:
-            message = message.copy(queue_name=dq_name(message.queue_name),
-                                   options={"eta": current_millis() + delay})
+        message = prepare_for_enqueue(message, delay)
         self.emit_before("enqueue", message, delay)
         if limit:
             self.slots.admit(message, limit)
         else:
-            self.sends.send(message.queue_name, message.options["redis_message_id"], message.encode())
+            self.do_enqueue(message.queue_name, redis_id(message), message.encode())
         self.emit_after("enqueue", message, delay)
         return message
