@@ -84,9 +84,8 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     job_id = options.get("job_id")
     if job_id:
         with runtime.database.session() as session:
-            job = job_store.get_job(session, job_id)
-            if job is not None and job.status in (JobStatus.FAILED, JobStatus.RUNNING, JobStatus.QUEUED):
-                job.status, job.finished_at, job.message_id = JobStatus.QUEUED, None, message.message_id
+            job_store.requeue_for_message(session, job_id, message_id=message.message_id,
+                                          allowed=(JobStatus.FAILED, JobStatus.RUNNING, JobStatus.QUEUED))
     broker.enqueue(message)
     log.info("DLQ_REQUEUED queue=%s message_id=%s job_id=%s", queue, message.message_id, job_id or "-")
     return {"message_id": message.message_id, "queue": queue, "job_id": job_id}

@@ -101,8 +101,7 @@ def _resend(job: BackgroundJob) -> None:
                       kwargs={"business_id": job.business_id, **(job.args or {})},
                       options={"job_id": job.id, "business_id": job.business_id})
     with get_runtime().database.session() as session:
-        row = job_store.get_job(session, job.id)
-        row.message_id = message.message_id
+        job_store.set_message_id(session, job.id, message.message_id)
     _send(message, job.id, None)
 
 
@@ -123,8 +122,7 @@ def control_job(job_id: str, business_id: Optional[int], action: str) -> Optiona
             return job
         allowed = (JobStatus.PAUSED,) if action == "resume" else (JobStatus.FAILED, JobStatus.CANCELLED)
         if action == "resume" and job.status == JobStatus.RUNNING and job.requested_action == "pause":
-            job.requested_action = None  # pause not yet honoured: simply withdraw it
-            return job
+            return job_store.withdraw_request(session, job)  # pause not yet honoured: simply withdraw it
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
     _resend(job)
     log.info("JOB_CONTROL action=%s job_id=%s status=queued", action, job_id)
