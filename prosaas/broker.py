@@ -8,7 +8,7 @@ import os
 import sys
 
 import dramatiq
-from dramatiq.middleware import Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 from periodiq import PeriodiqMiddleware
@@ -74,6 +74,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
         JobMetrics(),
         JobLog(),
         presence,
+        AgeLimit(),  # Dramatiq's `max_age`: a message too old is dead-lettered before it takes a slot or its row
         slots,
         tracking,
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 
+from dramatiq.errors import Retry
 from dramatiq.middleware import Middleware
 
 from prosaas.middleware.retries import failure_reason
@@ -42,12 +43,28 @@ class JobLog(Middleware):
         if exception is None:
             log.info("JOB_DONE actor=%s %s duration_ms=%d", message.actor_name, _ids(message), duration_ms)
         elif message.failed:
-            log.error("JOB_FAILED actor=%s %s duration_ms=%d reason=%s error=%r", message.actor_name,
-                      _ids(message), duration_ms, failure_reason(exception), str(exception)[:300])
+            log.log(_failure_level(broker, message, exception), "JOB_FAILED actor=%s %s duration_ms=%d reason=%s "
+                    "error=%r", message.actor_name, _ids(message), duration_ms, failure_reason(exception),
+                    str(exception)[:300])
         else:
-            log.warning("JOB_RETRY actor=%s %s retries=%d reason=%s error=%r", message.actor_name,
-                        _ids(message), message.options.get("retries", 0), failure_reason(exception),
-                        str(exception)[:300])
+            log.log(logging.INFO if isinstance(exception, Retry) else logging.WARNING,
+                    "JOB_RETRY actor=%s %s retries=%d reason=%s error=%r", message.actor_name,
+                    _ids(message), message.options.get("retries", 0), failure_reason(exception),
+                    str(exception)[:300])
 
     def after_skip_message(self, broker, message):
         self.started.pop(message.message_id, None)
+        if message.failed:  # failed and skipped: only AgeLimit does that (`max_age`)
+            log.warning("JOB_FAILED actor=%s %s reason=max_age", message.actor_name, _ids(message))
+
+
+def _failure_level(broker, message, exception) -> int:
+    """As Dramatiq's worker logs it: an exception the actor `throws` is expected (INFO), a `Retry` that ran
+    out of retries is not an error of the code (WARNING); any other failure is an ERROR."""
+    try:
+        throws = message.options.get("throws") or broker.get_actor(message.actor_name).options.get("throws")
+    except Exception:  # an actor unknown here
+        throws = None
+    if throws and isinstance(exception, throws):
+        return logging.INFO
+    return logging.WARNING if isinstance(exception, Retry) else logging.ERROR
