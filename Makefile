@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: wrk run stop status test bench install install-test browser clean screenshot
+.PHONY: wrk run stop status test test-upstream bench install install-test browser clean screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ browser:
 
 test: $(TEST_STAMP) browser
 	$(PY) -m pytest tests
+
+# Dramatiq's own tests against our broker (its sdist is downloaded into var/upstream; see tests/upstream/).
+test-upstream: $(TEST_STAMP)
+	$(PY) -m tests.upstream.run_upstream -q
 
 # wrk drives the API benchmark (Debian's package).
 wrk:
