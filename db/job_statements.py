@@ -12,8 +12,8 @@ import datetime as dt
 import json
 from typing import Any, Optional
 
-from sqlalchemy import JSON, and_, case, func, insert, or_, update
-from sqlalchemy.sql import Insert, Update
+from sqlalchemy import JSON, case, delete, func, insert, or_, select, update
+from sqlalchemy.sql import Delete, Insert, Update
 
 from db.models.core import BackgroundJob, JobStatus
 
@@ -152,3 +152,22 @@ def requeue_job(job_id: str, *, message_id: str, allowed: tuple[str, ...], now: 
 # -- set_message_id -- the message that now carries a queued job (sent after its row was requeued).
 def set_message_id(job_id: str, *, message_id: str, now: dt.datetime) -> Update:
     return _update(job_id).values(message_id=message_id, updated_at=now)
+
+
+# -- resend_job -- the reconciler sends a missing message again: the row (back) to queued for it, only if
+#    nothing changed the row since it was read (a claim, a retry, another reconciler).
+def resend_job(job: BackgroundJob, *, message_id: str, now: dt.datetime) -> Update:
+    unchanged = [J.status == job.status, J.updated_at == job.updated_at]
+    if job.status == JobStatus.RUNNING:
+        unchanged += [J.heartbeat_at == job.heartbeat_at,
+                      J.worker.is_(None) if job.worker is None else J.worker == job.worker]
+    return _update(job.id, *unchanged).values(status=JobStatus.QUEUED, message_id=message_id, updated_at=now,
+                                              error_reason="message_missing")
+
+
+# -- delete_finished_jobs -- prune at most `batch_size` rows finished (in `statuses`) and untouched since
+#    `finished_before`; rows another transaction holds are skipped (PostgreSQL), left for the next run.
+def delete_finished_jobs(*, statuses: tuple[str, ...], finished_before: dt.datetime, batch_size: int) -> Delete:
+    doomed = (select(J.id).where(J.status.in_(statuses), J.updated_at < finished_before)
+              .limit(batch_size).with_for_update(skip_locked=True).scalar_subquery())
+    return delete(J).where(J.id.in_(doomed)).execution_options(synchronize_session=False)

@@ -239,3 +239,35 @@ def requeue_abandoned_jobs(session: Session, *, heartbeat_before: dt.datetime, i
         if session.execute(statements.abandon_job(job_id, worker=worker, now=utcnow())).rowcount:
             moved.append(job_id)
     return moved
+
+
+def jobs_owed_a_message(session: Session, *, queued_before: dt.datetime, heartbeat_before: dt.datetime,
+                        limit: int = 500) -> list[BackgroundJob]:
+    """Rows that should have a message by now: queued and untouched, or running without a heartbeat.
+
+    The caller checks Redis for their messages and resends through `mark_resent` for those that have none.
+    """
+    return list(session.scalars(select(BackgroundJob).where(or_(
+        and_(BackgroundJob.status == JobStatus.QUEUED, BackgroundJob.updated_at < queued_before),
+        and_(BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before),
+    )).order_by(BackgroundJob.updated_at).limit(limit)))
+
+
+def mark_resent(session: Session, job: BackgroundJob, *, message_id: str) -> bool:
+    """Record that a missing message is sent again, if the row is still exactly as it was read.
+
+    The row goes (back) to `queued` for the new delivery to claim. False when anything changed the row
+    since (a claim, a retry, another reconciler): then its message was only slow and nothing is resent.
+    """
+    return session.execute(statements.resend_job(job, message_id=message_id, now=utcnow())).rowcount == 1
+
+
+def delete_finished_batch(session: Session, *, statuses: tuple[str, ...], finished_before: dt.datetime,
+                          batch_size: int) -> int:
+    """Delete at most `batch_size` rows finished (in `statuses`) and untouched since `finished_before`.
+
+    One short statement per call, so the caller commits between batches and no lock is held for long;
+    rows another transaction holds are skipped (PostgreSQL) and left for the next run.
+    """
+    return session.execute(statements.delete_finished_jobs(statuses=statuses, finished_before=finished_before,
+                                                           batch_size=batch_size)).rowcount

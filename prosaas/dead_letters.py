@@ -1,4 +1,7 @@
-"""The dead-letter queue: list failed messages with their reason, requeue them, purge them."""
+"""The dead-letter queue: list failed messages with their reason, requeue them, purge them.
+
+Dead letters older than DEAD_LETTER_TTL_SECONDS are deleted by the recovery sweep and never listed.
+"""
 from __future__ import annotations
 
 import json
@@ -9,7 +12,7 @@ from dramatiq import Message
 
 from db import job_store
 from db.models.core import JobStatus
-from prosaas.redis_protocol import Protocol, without_broker_options
+from prosaas.redis_protocol import Protocol, now_ms, without_broker_options
 from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
 
@@ -30,8 +33,9 @@ def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int]
     protocol = _protocol()
     reasons = protocol.dead_letter_reasons()
     entries = []
+    expired_before_ms = now_ms() - get_runtime().settings.dead_letter_ttl_seconds * 1000
     for name in ([queue] if queue else ALL_QUEUES):
-        for redis_id, score, raw in protocol.newest_dead_letters(name, limit):
+        for redis_id, score, raw in protocol.newest_dead_letters(name, limit, after_ms=expired_before_ms):
             data = _decode(raw)
             options = data.get("options", {})
             if business_id is not None and options.get("business_id") != business_id:
@@ -74,7 +78,7 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     if found is None:
         return None
     queue, redis_id, data = found
-    if not _protocol().remove_dead_letter(queue, redis_id):
+    if not _protocol().remove_dead_letter(queue, redis_id, data["message_id"]):  # a fresh crash budget too
         return None  # someone else requeued it a moment ago
     options = without_broker_options(data.get("options", {}), "retries", "traceback", "requeue_timestamp",
                                      "deferrals")
@@ -89,6 +93,19 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     broker.enqueue(message)
     log.info("DLQ_REQUEUED queue=%s message_id=%s job_id=%s", queue, message.message_id, job_id or "-")
     return {"message_id": message.message_id, "queue": queue, "job_id": job_id}
+
+
+def discard_dead_letter(message_id: str) -> bool:
+    """Delete a dead letter without running it (its job was retried another way); False if there is none."""
+    found = _find(message_id)
+    if found is None:
+        return False
+    queue, redis_id, data = found
+    removed = _protocol().remove_dead_letter(queue, redis_id, data["message_id"])
+    if removed:
+        log.info("DLQ_DISCARDED queue=%s message_id=%s job_id=%s reason=job_retried", queue, data["message_id"],
+                 data.get("options", {}).get("job_id", "-"))
+    return bool(removed)
 
 
 def purge_dead_letters(queue: Optional[str] = None) -> int:

@@ -34,7 +34,8 @@ Scripts:
     Lua unpack limit, then the command's own: enqueue <redis id> <data> | fetch <n> | ack <redis id> |
     nack <redis id> | requeue <redis id>... | purge | qsize.
   ACK_MANY: Dramatiq's `ack` for many messages of one queue (see its text). RECOVER: requeue the messages
-  of dead brokers, dead-letter crash loops (see its text). The slot scripts: see SlotScripts.
+  of dead brokers, dead-letter crash loops, expire dead letters (see its text). The slot scripts: see
+  SlotScripts. prosaas/message_presence.py's FIND_JOB_MESSAGES reads one message hash it is given (KEYS[1]).
 """
 from __future__ import annotations
 
@@ -176,13 +177,15 @@ return #ARGV - 2
 """
 
 # KEYS: none (one script serves every queue). ARGV: namespace, queue, now (ms), dead after (ms), max
-# redeliveries. For each broker whose heartbeat is older than `dead after`: each message it holds goes
-# back to the end of its queue (dispatch.lua's maintenance), or, once delivered to crashed brokers more than
-# `max redeliveries` times, into the dead letters with reason crashed_worker (dispatch.lua's `nack`).
-# Returns {messages requeued, encoded messages dead-lettered}.
+# redeliveries, dead-letter TTL (ms). For each broker whose heartbeat is older than `dead after`: each message
+# it holds goes back to the end of its queue (dispatch.lua's maintenance), or, once delivered to crashed
+# brokers more than `max redeliveries` times, into the dead letters with reason crashed_worker (dispatch.lua's
+# `nack`). Then dead letters older than the TTL expire (dispatch.lua's maintenance; up to 1,000 per call).
+# Returns {messages requeued, encoded messages dead-lettered, dead letters expired}.
 RECOVER = """
 local ns, queue, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local dead_after, max_redeliveries = tonumber(ARGV[4]), tonumber(ARGV[5])
+local dead_letter_ttl = tonumber(ARGV[6])
 local canonical = queue
 if string.sub(queue, -3) == ".DQ" then canonical = string.sub(queue, 1, -4) end
 local heartbeats = ns .. ":__heartbeats__"
@@ -217,7 +220,19 @@ for _, worker in ipairs(dead) do
     redis.call("zrem", heartbeats, worker)
   end
 end
-return {requeued, crashed}
+-- Dramatiq expires dead letters only in its maintenance step, which prosaas turns off.
+local expired = redis.call("zrangebyscore", xq, 0, now - dead_letter_ttl, "LIMIT", 0, 1000)
+for _, id in ipairs(expired) do
+  local data = redis.call("hget", xq_messages, id)
+  if data then
+    local ok, decoded = pcall(cjson.decode, data)
+    if ok and decoded["message_id"] then redis.call("hdel", redeliveries, decoded["message_id"]) end
+  end
+  redis.call("zrem", xq, id)
+  redis.call("hdel", xq_messages, id)
+  redis.call("hdel", reasons, id)
+end
+return {requeued, crashed, #expired}
 """
 
 
@@ -234,10 +249,12 @@ class Protocol:
         self._ack_many(keys=[keys.heartbeats, keys.acks(broker_id, queue_name), keys.queue_messages(queue_name)],
                        args=[now_ms(), broker_id, *redis_ids])
 
-    def recover(self, queue_name: str, *, dead_after_ms: int, max_redeliveries: int) -> tuple[int, list[bytes]]:
-        requeued, crashed = self._recover(args=[self.keys.namespace, queue_name, now_ms(), dead_after_ms,
-                                                max_redeliveries])
-        return int(requeued), list(crashed)
+    def recover(self, queue_name: str, *, dead_after_ms: int, max_redeliveries: int,
+                dead_letter_ttl_ms: int) -> tuple[int, list[bytes], int]:
+        """(messages requeued, encoded messages dead-lettered as crashed_worker, dead letters expired)."""
+        requeued, crashed, expired = self._recover(args=[self.keys.namespace, queue_name, now_ms(), dead_after_ms,
+                                                         max_redeliveries, dead_letter_ttl_ms])
+        return int(requeued), list(crashed), int(expired)
 
     def queue_depths(self, queues: Iterable[str]) -> dict[str, dict[str, int]]:
         """Per queue: ready (in its list), delayed, held (ready + being processed), dead letters."""
@@ -255,11 +272,11 @@ class Protocol:
     def dead_letter_reasons(self) -> dict[bytes, bytes]:
         return self.client.hgetall(self.keys("dead_letter_reasons"))
 
-    def newest_dead_letters(self, queue_name: str, limit: int) -> list[tuple[bytes, int, bytes]]:
-        """(redis id, dead-lettered at ms, encoded message), newest first."""
+    def newest_dead_letters(self, queue_name: str, limit: int, *, after_ms: int = 0) -> list[tuple[bytes, int, bytes]]:
+        """(redis id, dead-lettered at ms, encoded message), newest first, dead-lettered after `after_ms`."""
         keys, found = self.keys, []
-        for redis_message_id, score in self.client.zrevrange(keys.dead_letters(queue_name), 0, limit - 1,
-                                                             withscores=True):
+        for redis_message_id, score in self.client.zrevrangebyscore(keys.dead_letters(queue_name), "+inf",
+                                                                    after_ms + 1, start=0, num=limit, withscores=True):
             raw = self.client.hget(keys.dead_letter_messages(queue_name), redis_message_id)
             if raw is not None:
                 found.append((redis_message_id, int(score), raw))
@@ -271,14 +288,14 @@ class Protocol:
     def scan_dead_letters(self, queue_name: str) -> Iterable[tuple[bytes, bytes]]:
         return self.client.hscan_iter(self.keys.dead_letter_messages(queue_name), count=500)
 
-    def remove_dead_letter(self, queue_name: str, redis_message_id) -> bool:
-        """Take one letter out (to requeue it); False if another caller took it first."""
+    def remove_dead_letter(self, queue_name: str, redis_message_id, message_id: str) -> bool:
+        """Take one letter out, its crash count too; False if another caller took it first."""
         keys = self.keys
         pipe = self.client.pipeline(transaction=True)
         pipe.zrem(keys.dead_letters(queue_name), redis_message_id)
         pipe.hdel(keys.dead_letter_messages(queue_name), redis_message_id)
         pipe.hdel(keys("dead_letter_reasons"), redis_message_id)
-        pipe.hdel(keys("redeliveries"), redis_message_id)
+        pipe.hdel(keys("redeliveries"), message_id)  # counted by Dramatiq's message id (RECOVER)
         return bool(pipe.execute()[0])
 
     def purge_dead_letters(self, queues: Iterable[str]) -> int:
