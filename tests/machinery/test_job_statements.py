@@ -11,7 +11,7 @@ import json
 import secrets
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from db import job_statements
 from db.base import utcnow
@@ -37,10 +37,14 @@ STATES = [
 
 
 @pytest.fixture
-def postgres(runtime):
+def postgres(runtime, business):
+    """The run's database; the rows a test made are deleted after it (a later test's reconciler would resend
+    the `queued` ones, for an actor no worker knows)."""
     if runtime.database.is_sqlite:
         pytest.skip("the batch statements are PostgreSQL's")
-    return runtime.database
+    yield runtime.database
+    with runtime.database.transaction() as connection:
+        connection.execute(delete(BackgroundJob).where(BackgroundJob.business_id == business.id))
 
 
 def make_copies(database, business_id) -> dict[str, dict[str, str]]:
