@@ -23,7 +23,8 @@ Ours (`ns:px:...`; Keys.__call__ names them):
   ns:px:results:<queue>:<actor>:<message id>  list: the stored result (Dramatiq's Results middleware)
   ns:px:workers, ns:px:recovery:*        worker registry and recovery locks (middleware/presence.py)
   ns:px:schedulers, ns:px:scheduler:*, ns:px:tick:*, ns:px:tick-missed:*   prosaas/scheduler.py
-  ns:px:dashboard:login-failures:<ip>    web/resources/dashboard.py
+  ns:px:reconciler, ns:px:reconciler:lock   its status and one-at-a-time lock (prosaas/reconciler.py)
+  ns:px:dashboard:login-failures:<ip>, ns:px:ratelimit:* (prosaas/rate_limit.py), ns:px:whatsapp:seen:*
 
 Message options owned by the broker: `redis_message_id` (a fresh id per enqueue: a retried message gets a
 new one) and `eta` (ms, delayed messages only).
