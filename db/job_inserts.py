@@ -1,9 +1,9 @@
 """New job rows by group commit: the web's concurrent requests share one durable INSERT and one commit.
 
 Every accepted job needs its `background_jobs` row committed (durably: the 202 promises it) before its
-message is sent. One commit per request made PostgreSQL's WAL flush (about 3.6 ms and 275 a second on our
-machines) and SQLAlchemy's unit of work the API's ceiling; here the rows that arrive while the previous
-INSERT is in flight go in together, one multi-row INSERT and one commit for all of them.
+message is sent. One commit per request made PostgreSQL's WAL flush and SQLAlchemy's unit of work the API's
+ceiling (figures in bench/README.md); here the rows that arrive while the previous INSERT is in flight go in
+together, one multi-row INSERT and one commit for all of them.
 """
 from __future__ import annotations
 

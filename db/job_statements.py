@@ -98,6 +98,13 @@ def retry_job(job_id: str, *, error: str, reason: str, now: dt.datetime) -> Upda
         status=JobStatus.QUEUED, error=error, error_reason=reason, updated_at=now)
 
 
+# -- hand_on_job -- a running job goes on in a continuation message: queued for it, progress and cursor
+#    kept, the attempt given back (the continuation's claim counts it again: handing on is not a retry).
+def hand_on_job(job_id: str, *, message_id: str, now: dt.datetime) -> Update:
+    return _update(job_id, J.status == JobStatus.RUNNING).values(
+        status=JobStatus.QUEUED, message_id=message_id, attempts=J.attempts - 1, updated_at=now, heartbeat_at=now)
+
+
 # -- take_over_job -- a redelivery claims a job still running for a worker process known to be dead.
 def take_over_job(job_id: str, *, dead_worker: str, worker: str, now: dt.datetime) -> Update:
     return _update(job_id, J.status == JobStatus.RUNNING, J.worker == dead_worker).values(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import and_, func, or_, select
@@ -20,13 +21,22 @@ class JobConflict(Exception):
     """A control request that does not fit the job's current state (HTTP 409)."""
 
 
+class ClaimAction(StrEnum):
+    RUN = "run"      # the row is ours now: run the actor
+    SKIP = "skip"    # no row, or the job is finished, paused or cancelled: ack without running
+    DEFER = "defer"  # another live worker runs it: try again later
+
+
 @dataclass(frozen=True)
 class Claim:
     """What a worker should do with a delivered message, decided from its job row."""
 
-    action: str  # "run" | "skip" | "defer"
+    action: ClaimAction
     reason: str = ""
     job: Optional[BackgroundJob] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "action", ClaimAction(self.action))  # a misspelt action fails here
 
 
 def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, queue: str, message_id: str,
@@ -135,6 +145,14 @@ def finish_job(session: Session, job_id: str, *, status: str, error: Optional[st
 def record_retry(session: Session, job_id: str, *, error: str, reason: str) -> None:
     """A failed attempt that will be retried: back to queued, error kept for the user to see."""
     session.execute(statements.retry_job(job_id, error=error, reason=reason, now=utcnow()))
+
+
+def hand_on_job(session: Session, job_id: str, *, message_id: str) -> bool:
+    """A running job goes on in a continuation message: queued for it, progress and cursor kept.
+
+    The attempt is given back (the continuation's claim counts it again): handing on is not a retry.
+    """
+    return session.execute(statements.hand_on_job(job_id, message_id=message_id, now=utcnow())).rowcount == 1
 
 
 def update_progress(session: Session, job_id: str, *, total: Optional[int] = None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
-from prosaas.batching import Batcher, Item
+from db.batching import Batcher, Item
 
 
 @dataclass(eq=False)

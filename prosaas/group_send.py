@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from prosaas.batching import Batcher, Item
+from db.batching import Batcher, Item
 from prosaas.redis_protocol import enqueue_pipelined
 
 

@@ -425,6 +425,19 @@ class SlotScripts:
                 found.append((name, *name.split(":")[-2:]))
         return found
 
+    def waiting_per_queue(self) -> dict[str, int]:
+        """Messages in every waiting list, per the queue each entry names (its last field)."""
+        names = [name for name, _actor, _business in self.waiting_lists()]
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.lrange(name, 0, -1)
+        counts: dict[str, int] = {}
+        for entries in pipe.execute():
+            for entry in entries:
+                queue_name = (entry.decode() if isinstance(entry, bytes) else entry).rsplit(" ", 1)[-1]
+                counts[queue_name] = counts.get(queue_name, 0) + 1
+        return counts
+
     def slot_sets(self) -> list[tuple[str, str]]:
         """(key, actor) of every slots set."""
         return [(name, name.split(":")[-2]) for name in
