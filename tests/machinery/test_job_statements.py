@@ -129,8 +129,9 @@ def test_no_code_but_the_job_statements_changes_a_job_row():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    spelled = ("update(BackgroundJob)", "insert(BackgroundJob", "UPDATE background_jobs", "INSERT INTO background_jobs",
-               "BackgroundJob.__table__", ".status = JobStatus", ".requested_action = ", ".message_id = ")
+    spelled = ("update(BackgroundJob)", "insert(BackgroundJob", "delete(BackgroundJob)", "UPDATE background_jobs",
+               "INSERT INTO background_jobs", "DELETE FROM background_jobs", "BackgroundJob.__table__",
+               "job.status = ", "job.requested_action = ", "job.message_id = ", "row.message_id = ")
     offenders = [f"{path.relative_to(root)}: {word}"
                  for floor in ("prosaas", "actors", "web", "db") for path in sorted((root / floor).rglob("*.py"))
                  if path.name != "job_statements.py" and "migrations" not in path.parts
