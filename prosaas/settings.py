@@ -10,6 +10,8 @@ from typing import Literal, Optional
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prosaas.install import ENV_FILE, INSTALL_DIR
+
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
 ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
 
@@ -19,7 +21,8 @@ class SettingsError(SystemExit):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file="prosaas.env", extra="ignore", case_sensitive=False)
+    # The environment overrides prosaas.env; both are read from the install, not the working directory.
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore", case_sensitive=False)
 
     database_url: Optional[str] = None
     redis_url: Optional[str] = None
@@ -79,6 +82,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_in_install(cls, value):
+        return value if value.is_absolute() else INSTALL_DIR / value
 
     @field_validator("database_url")
     @classmethod
