@@ -8,7 +8,7 @@ from prosaas.settings import SettingsError, get_settings
 
 # Commands that act with this shell's settings; the others (admin and inspection) also take the
 # running stack's settings for whatever this shell does not set.
-OWN_SETTINGS_COMMANDS = {"run", "stop", "status", "web", "worker", "scheduler", "migrate", "embedded-redis"}
+OWN_SETTINGS_COMMANDS = {"run", "stop", "status", "reload", "web", "worker", "scheduler", "migrate", "embedded-redis"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +31,8 @@ def add_commands(commands) -> None:
     stop.set_defaults(handler=cmd_stop)
     commands.add_parser("status", help="supervisord's view of the roles (exit 3 when not running)"
                         ).set_defaults(handler=cmd_status)
+    commands.add_parser("reload", help="restart every role with prosaas.env as it is now (systemd ExecReload)"
+                        ).set_defaults(handler=cmd_reload)
 
 
 def _say(message: str) -> None:
@@ -114,6 +117,20 @@ def cmd_stop(args, settings) -> int:
     if not _stop(args.timeout):
         return 1
     print("prosaas stopped")
+    return 0
+
+
+def cmd_reload(args, settings) -> int:
+    """Rewrite the optional programs for today's settings and SIGHUP supervisord: it stops every role in
+    reverse priority order, re-reads its configuration and starts them again, each reading prosaas.env."""
+    pid = stack.supervisord_pid()
+    if pid is None:
+        print(NOT_RUNNING)
+        return 7  # LSB: program is not running
+    stack.write_programs(settings, sys.executable)
+    run_state.write_state(settings)
+    os.kill(pid, signal.SIGHUP)
+    print("prosaas: reloading; every role restarts with the settings as they are now")
     return 0
 
 

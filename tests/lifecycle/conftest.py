@@ -32,11 +32,12 @@ class Install:
         return subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", *targets], cwd=self.root,
                               env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout)
 
-    def prosaas(self, *args: str, env: dict | None = None, cwd: Path | None = None,
+    def prosaas(self, *args: str, env: dict | None = None, cwd: Path | None = None, unset: tuple = (),
                 timeout: float = 120) -> subprocess.CompletedProcess:
+        """`python -m prosaas ARGS` with the copy's code; `unset` names variables this shell lacks."""
+        environment = {key: value for key, value in {**self.env, **(env or {})}.items() if key not in unset}
         return subprocess.run([str(self.root / ".venv" / "bin" / "python"), "-m", "prosaas", *args],
-                              cwd=cwd or self.root, env={**self.env, **(env or {})}, capture_output=True, text=True,
-                              timeout=timeout)
+                              cwd=cwd or self.root, env=environment, capture_output=True, text=True, timeout=timeout)
 
     def supervisord_pid(self) -> int | None:
         try:
