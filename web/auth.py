@@ -48,6 +48,10 @@ class AuthMiddleware:
         if mode in ("public", "signed"):
             return
         token = bearer_token(req)
+        if mode == "admin" and not self.runtime.settings.admin_token:
+            raise falcon.HTTPUnauthorized(title="Unauthorized", challenges=["Bearer"],
+                                          description="ADMIN_TOKEN is not set on this server: admin endpoints "
+                                                      "and the dashboard stay locked until it is set.")
         if self._is_admin(req, token):
             if mode in ("admin", "business_or_admin"):
                 req.context.is_admin = True

@@ -39,9 +39,10 @@ def test_status_and_stop_with_nothing_running_say_so_without_a_traceback(make_in
 
 
 def test_run_twice_keeps_the_stack_then_stop_and_run_works(make_install):
-    install = make_install()  # REDIS_URL set: no embedded valkey program
+    install = make_install(ADMIN_TOKEN=None)  # REDIS_URL set: no embedded valkey program
     first = install.make("run")
     assert first.returncode == 0 and "prosaas is running" in first.stdout, output(first)
+    assert "locked until ADMIN_TOKEN is set" in first.stdout
     supervisord = install.supervisord_pid()
     status = install.make("status")
     assert status.returncode == 0, output(status)
