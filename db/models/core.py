@@ -31,6 +31,7 @@ class Business(Base):
     api_key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime(), nullable=True)  # key refused, jobs not started
 
 
 class BackgroundJob(Base):

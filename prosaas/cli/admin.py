@@ -12,6 +12,16 @@ def add_commands(commands) -> None:
     create.add_argument("--timezone", default="UTC")
     create.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
     create.set_defaults(handler=cmd_business_create)
+    listing = business.add_parser("list", help="every business: id, name, timezone, key prefix, disabled")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_business_list)
+    rotate = business.add_parser("rotate-key", help="give a business a new API key (shown once); the old one stops working")
+    rotate.add_argument("business_id", type=int)
+    rotate.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
+    rotate.set_defaults(handler=cmd_business_rotate_key)
+    disable = business.add_parser("disable", help="refuse the business's key (401) and cancel its jobs not started")
+    disable.add_argument("business_id", type=int)
+    disable.set_defaults(handler=cmd_business_disable)
 
     jobs = commands.add_parser("jobs", help="inspect and control jobs").add_subparsers(dest="sub", required=True)
     listing = jobs.add_parser("list")
@@ -55,6 +65,45 @@ def cmd_business_create(args, settings) -> int:
         print(json.dumps({"business_id": business_id, "api_key": key}))
     else:
         print(f"business_id: {business_id}\napi_key:     {key}\n(the key is shown once; store it now)")
+    return 0
+
+
+def cmd_business_list(args, settings) -> int:
+    from prosaas.businesses import businesses
+
+    rows = businesses()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'ID':>5}  {'NAME':30} {'TIMEZONE':20} {'KEY PREFIX':10}  {'CREATED':19}  STATUS")
+    for row in rows:
+        print(f"{row['id']:>5}  {row['name'][:30]:30} {row['timezone'][:20]:20} {row['api_key_prefix']:10}  "
+              f"{(row['created_at'] or '')[:19]:19}  {'disabled' if row['disabled'] else 'active'}")
+    return 0
+
+
+def cmd_business_rotate_key(args, settings) -> int:
+    from prosaas.businesses import rotate_key
+
+    key = rotate_key(args.business_id)
+    if key is None:
+        print(f"prosaas: no business {args.business_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"business_id": args.business_id, "api_key": key}))
+    else:
+        print(f"business_id: {args.business_id}\napi_key:     {key}\n(the key is shown once; the old key no longer works)")
+    return 0
+
+
+def cmd_business_disable(args, settings) -> int:
+    from prosaas.businesses import disable
+
+    business = disable(args.business_id)
+    if business is None:
+        print(f"prosaas: no business {args.business_id}", file=sys.stderr)
+        return 1
+    print(f"business {business['id']} disabled: its key gets 401 and its jobs that had not started are cancelled")
     return 0
 
 
