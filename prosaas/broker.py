@@ -72,7 +72,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
     middleware = [
         PeriodiqMiddleware(skip_delay=LATE_TICK_SKIP_SECONDS),
         JobMetrics(),
-        JobLog(),
+        JobLog(redeliveries=lambda message_id: int(client.hget(runtime.keys("redeliveries"), message_id) or 0)),
         presence,
         slots,
         tracking,

@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from prosaas.logs import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    quiet = args.command not in OWN_SETTINGS_COMMANDS and settings.log_level != "DEBUG"
+    # An admin command's output is its answer: the INFO events of the code it calls (JOB_ENQUEUED, ...) are not.
+    configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
     backends = describe_backends(settings, adopted)
     if backends and args.command != "embedded-redis":
         print(backends, file=sys.stderr, flush=True)

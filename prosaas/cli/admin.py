@@ -9,7 +9,7 @@ def add_commands(commands) -> None:
     business = commands.add_parser("business", help="manage businesses").add_subparsers(dest="sub", required=True)
     create = business.add_parser("create", help="create a business and print its API key (shown once)")
     create.add_argument("name")
-    create.add_argument("--timezone", default="UTC")
+    create.add_argument("--timezone", default="UTC", help="IANA name (Europe/Paris); reminders' due_at_local uses it")
     create.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
     create.set_defaults(handler=cmd_business_create)
     listing = business.add_parser("list", help="every business: id, name, timezone, key prefix, disabled")
@@ -50,6 +50,16 @@ def add_commands(commands) -> None:
     purge.set_defaults(handler=cmd_dlq_purge)
 
 
+def _known_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
+
+
 def cmd_business_create(args, settings) -> int:
     from db.businesses import create_business
     from prosaas.runtime import get_runtime
@@ -57,6 +67,10 @@ def cmd_business_create(args, settings) -> int:
     name = args.name.strip()
     if not name or len(name) > 200:
         print("prosaas: business name must be 1-200 characters", file=sys.stderr)
+        return 2
+    if not _known_timezone(args.timezone):
+        print(f"prosaas: unknown --timezone {args.timezone!r}: use an IANA name such as Europe/Paris "
+              f"(reminders show due_at_local in it)", file=sys.stderr)
         return 2
     with get_runtime().database.session() as session:
         business, key = create_business(session, name, args.timezone)
