@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from typing import Callable, Optional
@@ -246,6 +247,12 @@ def run_scheduler() -> None:
     seconds_per_minute = runtime.settings.scheduler_tick_seconds
     clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
     scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: scheduler.stop_event.set())
-    scheduler.run_forever()
+    broker.ticks.sender_kind = "prosaas"  # this process heartbeats as a scheduler; it is not a periodiq
+    reload_requested = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: (reload_requested.append(signum == signal.SIGHUP),
+                                                   scheduler.stop_event.set()))
+    scheduler.run_forever()  # returns after deregistering this instance
+    if any(reload_requested):  # SIGHUP reloads, as it does `dramatiq`: the same command, new code and settings
+        log.info("SCHEDULER_RELOADING scheduler=%s", scheduler.instance_id)
+        os.execv(sys.executable, [sys.executable, "-m", "prosaas", "scheduler"])

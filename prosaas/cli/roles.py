@@ -10,6 +10,8 @@ def add_commands(commands) -> None:
     worker = commands.add_parser("worker", help="run Dramatiq workers (gevent)")
     worker.add_argument("--queues", help="comma list (default: WORKER_QUEUES or all queues)")
     worker.add_argument("--module", action="append", default=[], help="extra actor module to load (repeatable)")
+    worker.add_argument("--reload", action="store_true",
+                        help="development: restart the workers when a .py file of prosaas/actors/web/db changes")
     worker.set_defaults(handler=cmd_worker)
     commands.add_parser("scheduler", help="run the periodic scheduler").set_defaults(handler=cmd_scheduler)
     commands.add_parser("migrate", help="apply database migrations under a lock").set_defaults(handler=cmd_migrate)
@@ -48,6 +50,8 @@ def cmd_worker(args, settings) -> int:
         print(f"prosaas: unknown queue(s) {unknown}; known: {', '.join(ALL_QUEUES)}", file=sys.stderr)
         return 2
     os.environ["PROSAAS_OWN_LOGGING"] = "1"
+    if args.reload:
+        os.environ["PROSAAS_WORKER_RELOAD"] = "1"
     command = [sys.executable, "-m", "prosaas.worker_main", "prosaas.broker", "actors", *args.module,
                "--processes", str(settings.worker_processes), "--threads", str(settings.worker_greenlets),
                "--worker-shutdown-timeout", str(settings.worker_shutdown_grace_seconds * 1000),
