@@ -7,6 +7,7 @@ next start never meets a port or socket still held, and names whatever did not e
 from __future__ import annotations
 
 import os
+import signal
 import time
 import xmlrpc.client
 from dataclasses import dataclass, field
@@ -98,8 +99,9 @@ def stop_stack(timeout: float) -> StopOutcome:
     try:
         programs = program_pids()  # supervisord puts each program in its own process group
         rpc().supervisor.shutdown()
-    except (OSError, xmlrpc.client.Error):
+    except (OSError, xmlrpc.client.Error):  # its socket is gone or refuses us: SIGTERM is the same request
         programs = {}
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while True:
         groups = _process_groups()
