@@ -23,14 +23,14 @@ install: $(STAMP)
 install-test: $(TEST_STAMP)
 
 run: $(STAMP)
-	$(PY) -m prosaas migrate
-	$(PY) -m prosaas run
+	@$(PY) -m prosaas migrate
+	@$(PY) -m prosaas run
 
 stop:
-	$(PY) -m prosaas stop
+	@$(PY) -m prosaas stop
 
 status:
-	$(VENV)/bin/supervisorctl -c supervisord.conf status
+	@$(PY) -m prosaas status
 
 # Chromium for the dashboard's browser test (Debian's package; Playwright drives it).
 browser:

@@ -25,6 +25,7 @@ from prosaas.middleware.slots import BusinessSlots
 from prosaas.middleware.tracking import JobTracking
 from prosaas.reconciler import Reconciler
 from prosaas.recovery import Recovery
+from prosaas.periodic_dedup import TickEnqueues
 from prosaas.redis_broker import ProsaasBroker
 from prosaas.runtime import Runtime, get_runtime
 from prosaas.settings import ALL_QUEUES
@@ -79,7 +80,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
     middleware = [
         PeriodiqMiddleware(skip_delay=LATE_TICK_SKIP_SECONDS),
         JobMetrics(),
-        JobLog(),
+        JobLog(redeliveries=lambda message_id: int(client.hget(runtime.keys("redeliveries"), message_id) or 0)),
         presence,
         slots,
         tracking,
@@ -98,6 +99,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                           dead_message_ttl=settings.dead_letter_ttl_seconds * 1000)
     broker.slots = slots
     broker.known_queues = ALL_QUEUES
+    broker.ticks = TickEnqueues(client, runtime.keys)
     for queue in ALL_QUEUES:
         broker.declare_queue(queue)
     return broker

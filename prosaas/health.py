@@ -43,6 +43,25 @@ def sentinel_status() -> Optional[dict[str, Any]]:
 def describe_sentinel(status: dict[str, Any]) -> str:
     return (f"master '{status['name']}' at {status['master'] or 'unknown'}, seen by {status['agreeing']} of "
             f"{status['sentinels']} sentinel(s)")
+def periodiq_senders(client, keys, now: float) -> list[dict[str, Any]]:
+    """Processes that enqueue periodic ticks without a heartbeat of their own (`periodiq prosaas.broker actors`),
+    from prosaas.periodic_dedup's record: alive while they sent a tick in the last 90 s (one fires every minute)."""
+    senders = []
+    for name, raw in client.hgetall(keys("scheduler", "senders")).items():
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            continue
+        age = round(now - info.get("last_sent", 0), 1)
+        if info.get("kind") != "periodiq":
+            continue
+        if age > 86400:  # long gone: forget it
+            client.hdel(keys("scheduler", "senders"), name)
+            continue
+        senders.append({"id": f"periodiq:{name.decode()}", "kind": "periodiq", "host": info.get("host"),
+                        "pid": info.get("pid"), "last_seen": info.get("last_sent"), "fired": "?", "age_s": age,
+                        "alive": age < 90})
+    return senders
 
 
 def scheduler_status() -> dict[str, Any]:
@@ -66,6 +85,7 @@ def scheduler_status() -> dict[str, Any]:
         except ValueError:
             continue
     missed = int(client.get(keys("scheduler", "missed_ticks")) or 0)
+    instances += periodiq_senders(client, keys, now)
     return {"instances": sorted(instances, key=lambda i: i.get("id", "")), "ticks": ticks, "missed_ticks": missed,
             "alive": any(i["alive"] for i in instances)}
 

@@ -39,9 +39,11 @@ def relative_time(value) -> str:
         return "-"
     seconds = (moment - dt.datetime.now(dt.timezone.utc)).total_seconds()
     span = abs(seconds)
+    if span < 1:  # "0s ago" / "in 0s" read as a stale or stuck tick; it is simply due now
+        return "now"
     text = (f"{span:.0f}s" if span < 90 else f"{span / 60:.0f}m" if span < 5400 else
             f"{span / 3600:.1f}h" if span < 172800 else f"{span / 86400:.0f}d")
-    return f"in {text}" if seconds > 1 else f"{text} ago"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
 def _next_tick(spec: Optional[str], last_next: Optional[str]) -> Optional[str]:

@@ -10,6 +10,7 @@ from dramatiq.middleware import Middleware, MiddlewareError
 from prosaas.group_ack import AckBatcher, GroupAckConsumer
 from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
+from prosaas.periodic_dedup import TickEnqueues
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
 
@@ -27,6 +28,7 @@ class ProsaasBroker(RedisBroker):
 
     slots: BusinessSlots | None = None
     known_queues: tuple[str, ...] | None = None  # set: an actor on any other queue fails at its declaration
+    ticks: TickEnqueues | None = None  # periodic messages: once per actor and minute (prosaas/periodic_dedup.py)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,6 +92,8 @@ class ProsaasBroker(RedisBroker):
     def enqueue(self, message, *, delay=None):
         """RedisBroker.enqueue, step for step, but the message goes into Redis through the slot admission
         (per_business actors) or the group sender (everything else) instead of its own dispatch call."""
+        if self.ticks is not None and "scheduled_at" in message.options and not self.ticks.first_for_tick(message):
+            return message  # another scheduler already enqueued this tick
         limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
         message = message.copy(options={"redis_message_id": str(uuid4())})
         if delay is not None:

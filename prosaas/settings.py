@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prosaas.clients.guarded_http import AllowList
+from prosaas.install import ENV_FILE, INSTALL_DIR
 
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
 ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "maintenance", "broadcasts")
@@ -26,7 +27,8 @@ class SettingsError(SystemExit):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file="prosaas.env", extra="ignore", case_sensitive=False)
+    # The environment overrides prosaas.env; both are read from the install, not the working directory.
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore", case_sensitive=False)
 
     database_url: Optional[str] = None
     redis_url: Optional[str] = None
@@ -146,6 +148,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_in_install(cls, value):
+        return value if value.is_absolute() else INSTALL_DIR / value
 
     @field_validator("database_url")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Optional
 import falcon
 
 from db.businesses import business_for_key, hash_api_key
+from prosaas.businesses import keys_revision
 
 ADMIN_COOKIE = "prosaas_admin"
 # A cookie-authenticated POST must carry this header: a cross-site form cannot set it (CSRF).
@@ -30,7 +31,7 @@ def bearer_token(req) -> Optional[str]:
 class AuthMiddleware:
     def __init__(self, runtime):
         self.runtime = runtime
-        self._businesses = KeyCache()
+        self._businesses = KeyCache(revision=keys_revision)
 
     def _is_admin(self, req, token: Optional[str]) -> bool:
         if token is None and is_admin_cookie(req, self.runtime.settings.admin_token):
@@ -48,6 +49,10 @@ class AuthMiddleware:
         if mode in ("public", "signed"):
             return
         token = bearer_token(req)
+        if mode == "admin" and not self.runtime.settings.admin_token:
+            raise falcon.HTTPUnauthorized(title="Unauthorized", challenges=["Bearer"],
+                                          description="ADMIN_TOKEN is not set on this server: admin endpoints "
+                                                      "and the dashboard stay locked until it is set.")
         if self._is_admin(req, token):
             if mode in ("admin", "business_or_admin"):
                 req.context.is_admin = True
@@ -64,6 +69,9 @@ class AuthMiddleware:
                 if business is None:
                     raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
                                                   challenges=["Bearer"])
+                if business.disabled_at is not None:
+                    raise falcon.HTTPUnauthorized(title="Unauthorized", description="This business is disabled.",
+                                                  challenges=["Bearer"])
                 known = (business.id, business.timezone)
             self._businesses.put(token, known)
         if mode == "admin":
@@ -74,15 +82,34 @@ class AuthMiddleware:
 class KeyCache:
     """API key -> (business id, timezone) for a few seconds, sparing a database round trip per request.
 
-    Only known keys are cached (an unknown key always asks the database); keys are held by hash.
+    Only known keys are cached (an unknown key always asks the database); keys are held by hash. The
+    cache empties itself when `revision()` changes (a key rotated or a business disabled anywhere),
+    which it asks at most once per `revision_check_seconds`.
     """
 
-    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000):
+    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000, *, revision=None,
+                 revision_check_seconds: float = 1.0):
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, tuple]] = {}
+        self._revision = revision
+        self._revision_check = revision_check_seconds
+        self._revision_seen: tuple[float, object] = (0.0, None)
+
+    def _drop_if_keys_changed(self) -> None:
+        checked_at, seen = self._revision_seen
+        if self._revision is None or time.monotonic() - checked_at < self._revision_check:
+            return
+        try:
+            current = self._revision()
+        except Exception:  # Redis down: the TTL still bounds how long a changed key is honoured
+            return
+        if current != seen:
+            self._entries.clear()
+        self._revision_seen = (time.monotonic(), current)
 
     def get(self, key: str):
+        self._drop_if_keys_changed()
         entry = self._entries.get(hash_api_key(key))
         if entry is None or entry[0] < time.monotonic():
             return None

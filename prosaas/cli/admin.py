@@ -11,13 +11,23 @@ def add_commands(commands) -> None:
     business = commands.add_parser("business", help="manage businesses").add_subparsers(dest="sub", required=True)
     create = business.add_parser("create", help="create a business and print its API key (shown once)")
     create.add_argument("name")
-    create.add_argument("--timezone", default="UTC")
+    create.add_argument("--timezone", default="UTC", help="IANA name (Europe/Paris); reminders' due_at_local uses it")
     create.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
     create.set_defaults(handler=cmd_business_create)
     language = business.add_parser("set-language", help="the business's own transcription language")
     language.add_argument("business_id", type=int)
     language.add_argument("language", help="ISO 639-1 code such as he, or - for TRANSCRIPTION_LANGUAGE")
     language.set_defaults(handler=cmd_business_set_language)
+    listing = business.add_parser("list", help="every business: id, name, timezone, key prefix, disabled")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_business_list)
+    rotate = business.add_parser("rotate-key", help="give a business a new API key (shown once); the old one stops working")
+    rotate.add_argument("business_id", type=int)
+    rotate.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
+    rotate.set_defaults(handler=cmd_business_rotate_key)
+    disable = business.add_parser("disable", help="refuse the business's key (401) and cancel its jobs not started")
+    disable.add_argument("business_id", type=int)
+    disable.set_defaults(handler=cmd_business_disable)
 
     jobs = commands.add_parser("jobs", help="inspect and control jobs").add_subparsers(dest="sub", required=True)
     listing = jobs.add_parser("list")
@@ -63,6 +73,14 @@ def cmd_business_set_language(args, settings) -> int:
             return 1
     print(f"business {args.business_id}: transcription language {language or 'TRANSCRIPTION_LANGUAGE'}")
     return 0
+def _known_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
 
 
 def cmd_business_create(args, settings) -> int:
@@ -73,6 +91,10 @@ def cmd_business_create(args, settings) -> int:
     if not name or len(name) > 200:
         print("prosaas: business name must be 1-200 characters", file=sys.stderr)
         return 2
+    if not _known_timezone(args.timezone):
+        print(f"prosaas: unknown --timezone {args.timezone!r}: use an IANA name such as Europe/Paris "
+              f"(reminders show due_at_local in it)", file=sys.stderr)
+        return 2
     with get_runtime().database.session() as session:
         business, key = create_business(session, name, args.timezone)
         business_id = business.id
@@ -82,6 +104,45 @@ def cmd_business_create(args, settings) -> int:
     else:
         print(f"business_id: {business_id}\napi_key:     {key}\n(the key is shown once; store it now)")
         print(f"recording_status_callback: {callback or '(set PUBLIC_BASE_URL to get this URL)'}")
+    return 0
+
+
+def cmd_business_list(args, settings) -> int:
+    from prosaas.businesses import businesses
+
+    rows = businesses()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'ID':>5}  {'NAME':30} {'TIMEZONE':20} {'KEY PREFIX':10}  {'CREATED':19}  STATUS")
+    for row in rows:
+        print(f"{row['id']:>5}  {row['name'][:30]:30} {row['timezone'][:20]:20} {row['api_key_prefix']:10}  "
+              f"{(row['created_at'] or '')[:19]:19}  {'disabled' if row['disabled'] else 'active'}")
+    return 0
+
+
+def cmd_business_rotate_key(args, settings) -> int:
+    from prosaas.businesses import rotate_key
+
+    key = rotate_key(args.business_id)
+    if key is None:
+        print(f"prosaas: no business {args.business_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"business_id": args.business_id, "api_key": key}))
+    else:
+        print(f"business_id: {args.business_id}\napi_key:     {key}\n(the key is shown once; the old key no longer works)")
+    return 0
+
+
+def cmd_business_disable(args, settings) -> int:
+    from prosaas.businesses import disable
+
+    business = disable(args.business_id)
+    if business is None:
+        print(f"prosaas: no business {args.business_id}", file=sys.stderr)
+        return 1
+    print(f"business {business['id']} disabled: its key gets 401 and its jobs that had not started are cancelled")
     return 0
 
 

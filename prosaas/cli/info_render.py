@@ -62,7 +62,8 @@ def _scheduler(health: dict, schedule: list[dict]) -> list[str]:
              f"({len(sched['instances'])} instance(s), missed ticks {sched['missed_ticks']})"]
     for instance in sched["instances"]:
         lines.append(f"  {instance.get('host')} pid {instance.get('pid')}  seen {instance['age_s']:.0f}s ago"
-                     f"{'' if instance['alive'] else ' SILENT'}  fired {instance.get('fired', 0)}")
+                     f"{'' if instance['alive'] else ' SILENT'}  fired {instance.get('fired', 0)}"
+                     f"{' (' + instance['kind'] + ')' if instance.get('kind') else ''}")
     if schedule:
         lines += ["  " + line for line in table(["PERIODIC ACTOR", "CRON", "LAST TICK", "NEXT TICK"],
                                                 [[t["actor"], t["spec"], ago(t["last_tick"]), ago(t["next_tick"])]

@@ -20,8 +20,11 @@ def _ids(message) -> str:
 class JobLog(Middleware):
     """Logs one line per job event; never message bodies or secrets."""
 
-    def __init__(self):
+    def __init__(self, redeliveries=None):
         self.started: dict[str, float] = {}
+        # redeliveries(message_id) -> int: crash redeliveries so far (prosaas.recovery counts them), so that
+        # JOB_PICKED attempt= agrees with the job row's attempts. Asked for tracked jobs only.
+        self.redeliveries = redeliveries
 
     def after_enqueue(self, broker, message, delay):
         if message.options.get("retries") or message.options.get("deferrals"):
@@ -33,8 +36,16 @@ class JobLog(Middleware):
         self.started[message.message_id] = time.monotonic()
         log.info("JOB_PICKED queue=%s job_id=%s actor=%s business_id=%s message_id=%s attempt=%d",
                  message.queue_name, message.options.get("job_id", "-"), message.actor_name,
-                 message.options.get("business_id", "-"), message.message_id,
-                 message.options.get("retries", 0) + 1)
+                 message.options.get("business_id", "-"), message.message_id, self._attempt(message))
+
+    def _attempt(self, message) -> int:
+        attempt = message.options.get("retries", 0) + 1
+        if self.redeliveries is not None and message.options.get("job_id"):
+            try:
+                attempt += self.redeliveries(message.message_id)
+            except Exception:  # a log line never fails a job
+                pass
+        return attempt
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         started = self.started.pop(message.message_id, None)

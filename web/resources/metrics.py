@@ -62,4 +62,9 @@ def register(app, runtime):
     from prosaas.broker import broker, middleware_of
     from prosaas.middleware.slots import BusinessSlots
 
-    app.add_route("/metrics", Metrics(ClusterCollector(runtime, middleware_of(broker, BusinessSlots).slots_in_use)))
+    slots = middleware_of(broker, BusinessSlots)
+    limited = [actor.actor_name for actor in broker.actors.values() if actor.options.get("per_business")]
+
+    def slots_in_use() -> dict[str, int]:  # every slot-limited actor has a sample, 0 when idle
+        return {**dict.fromkeys(limited, 0), **slots.slots_in_use()}
+    app.add_route("/metrics", Metrics(ClusterCollector(runtime, slots_in_use)))

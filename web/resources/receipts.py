@@ -204,11 +204,17 @@ class ReceiptsCollection:
 class ReceiptsDelete:
     auth = "business"
 
-    @api.validate(json=DeleteIn, resp=Response(HTTP_202=DeleteAccepted, HTTP_422=ErrorBody), tags=["receipts"])
+    @api.validate(json=DeleteIn, resp=Response(HTTP_202=DeleteAccepted, HTTP_409=ErrorBody, HTTP_422=ErrorBody),
+                  tags=["receipts"])
     def on_post(self, req, resp, json: DeleteIn):
         """Delete all receipts or the chosen ids (files first) as a batch job; follow it at /api/jobs/{job_id}."""
         kwargs = {"select_all": True} if json.all else {"ids": sorted(set(json.ids))}
         enqueued = enqueue_tracked(delete_receipts, business_id=req.context.business_id, kwargs=kwargs)
+        if not enqueued.created and json.all and not (enqueued.job.args or {}).get("select_all"):
+            # The active job deletes only chosen ids: answering with it would silently drop the delete-all.
+            raise falcon.HTTPConflict(title="Conflict", description=(
+                f"A deletion of chosen ids (job {enqueued.job_id}) is active; ask for the delete-all again "
+                f"once it has finished or after cancelling it."))
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status, "created": enqueued.created}
 

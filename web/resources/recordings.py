@@ -57,6 +57,9 @@ class TwilioRecordingStatus:
 
     def on_post(self, req, resp):
         settings = req.context.runtime.settings
+        if not settings.twilio_auth_token:  # as the WhatsApp webhook: name the missing setting, not "bad signature"
+            raise falcon.HTTPServiceUnavailable(title="Webhook not configured",
+                                                description="TWILIO_AUTH_TOKEN is not set on this server.")
         form = req.get_media(default_when_empty={}) if req.content_type and \
             req.content_type.startswith("application/x-www-form-urlencoded") else None
         if form is None:

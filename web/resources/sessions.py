@@ -30,6 +30,9 @@ def sniff_audio(head: bytes) -> Optional[str]:
     return None
 
 
+SNIFFED_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg"}
+
+
 def _unsupported(what: str) -> falcon.HTTPUnsupportedMediaType:
     return falcon.HTTPUnsupportedMediaType(
         title="Unsupported media type",
@@ -48,9 +51,9 @@ def _audio_part(req):
         if part.name not in ("file", "audio"):
             continue
         part_type = (part.content_type or "").lower().split(";")[0].strip()
-        if not part_type.startswith("audio/"):
-            raise _unsupported(f"the uploaded part has Content-Type {part_type or 'none'}")
-        return part.stream, part_type, part.secure_filename if part.filename else None
+        # curl labels a file part application/octet-stream: the bytes decide (sniff_audio), not the label.
+        return part.stream, part_type if part_type.startswith("audio/") else None, \
+            part.secure_filename if part.filename else None
     raise falcon.HTTPUnprocessableEntity(title="Invalid request", description="No multipart field 'file'.")
 
 
@@ -107,6 +110,7 @@ class Sessions:
         kind = sniff_audio(head)
         if kind is None:
             raise _unsupported("the file is not mp3, wav, flac or ogg audio")
+        content_type = content_type or SNIFFED_CONTENT_TYPES[kind]
         session_id = new_session_id()
         file = recording_files.stored_file(business_id, f"{session_id}{EXTENSIONS[kind]}", SESSIONS_DIR)
         relative = file.relative
