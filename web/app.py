@@ -8,6 +8,7 @@ from prosaas.runtime import Runtime, get_runtime
 from web import errors
 from web.auth import AuthMiddleware
 from web.http_metrics import HttpMetricsMiddleware
+from web.input_guard import InputGuardMiddleware, install_input_guards
 from web.limits import BodyLimitMiddleware
 from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
@@ -35,11 +36,13 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
         HttpMetricsMiddleware(),
         RuntimeContext(runtime),
         BodyLimitMiddleware(runtime.settings.max_body_bytes),
+        InputGuardMiddleware(),
         AuthMiddleware(runtime),
         DeclaredContentTypeMiddleware(),
     ])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install_error_handlers(app)
+    install_input_guards(app)
     for module in ROUTE_MODULES:
         module.register(app, runtime)
     api.register(app)

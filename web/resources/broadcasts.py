@@ -16,8 +16,8 @@ from web.resources.jobs import Error
 from web.spec import api
 
 MAX_RECIPIENTS = 10_000
-E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-SEPARATORS = re.compile(r"[\s\-().]")
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")  # ASCII digits only: "+9٧٢…" is not a number
+SEPARATORS = re.compile(r"[ \t\-().]")
 
 
 def normalize_phone(raw: str) -> Optional[str]:

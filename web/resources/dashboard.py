@@ -112,7 +112,10 @@ class DashboardLogin:
                 description=f"{failures} wrong tokens from this address; try again in a few minutes.",
                 retry_after=LOGIN_FAILURE_WINDOW_SECONDS)
         form = req.get_media(default_when_empty={}) if req.content_length else {}
-        token = str((form or {}).get("token", "")).strip()
+        if not isinstance(form, dict) or not isinstance(form.get("token", ""), str):
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request",
+                                                 description="Send the form field `token` (one text value).")
+        token = form.get("token", "").strip()
         if is_admin_token(token, runtime.settings.admin_token):
             runtime.redis.delete(failures_key)
             _set_admin_cookie(req, resp, token)

@@ -14,6 +14,7 @@ from db import recordings_store as store
 from db.businesses import get_business
 from prosaas.clients import twilio_recordings
 from web.resources.jobs import Error
+from web.input_guard import DatabaseId
 from web.spec import api
 
 log = logging.getLogger("prosaas.web.recordings")
@@ -23,7 +24,7 @@ RANGE_CHUNK = 64 * 1024
 
 
 class RecordingCallbackQuery(BaseModel):
-    business_id: int = Field(ge=1)
+    business_id: DatabaseId
 
 
 class RecordingCallbackForm(BaseModel):
@@ -158,7 +159,8 @@ def parse_range(header: Optional[str], size: int) -> Optional[ByteRange | str]:
     """One byte range from a Range header: (first, last), None to send it all, or "unsatisfiable"."""
     if not header:
         return None
-    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    # At most 18 digits: past any file size, and int() never meets a 5,000-digit number.
+    match = re.fullmatch(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-9]{0,18})[ \t]*", header)
     if not match or (not match.group(1) and not match.group(2)):
         return None  # multiple ranges or garbage: RFC 9110 lets us ignore it and send everything
     first, last = match.group(1), match.group(2)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Optional
 
@@ -14,6 +13,7 @@ from spectree import Response
 from actors.whatsapp import whatsapp_webhook
 from db.businesses import get_business
 from prosaas.jobs import enqueue_tracked
+from web.input_guard import DatabaseId, parse_json_body
 from web.spec import api
 
 log = logging.getLogger("prosaas.web.whatsapp")
@@ -31,7 +31,7 @@ class WebhookMessage(BaseModel):
 
 
 class WebhookIn(BaseModel):
-    business_id: int = Field(ge=1)
+    business_id: DatabaseId
     messages: list[WebhookMessage] = Field(max_length=1000)
 
 
@@ -76,7 +76,7 @@ class WhatsAppWebhook:
             raise falcon.HTTPUnauthorized(title="Bad signature",
                                           description=f"{SIGNATURE_HEADER} must be sha256=<hex HMAC of the body>.")
         try:
-            payload = WebhookIn.model_validate(json.loads(body))
+            payload = WebhookIn.model_validate(parse_json_body(body))
         except (ValueError, ValidationError) as exc:
             detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]) \
                 if isinstance(exc, ValidationError) else "body is not JSON"
