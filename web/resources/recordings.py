@@ -13,6 +13,7 @@ from actors.recordings import Playback, accept_recording_callback, request_playb
 from db import recordings_store as store
 from db.businesses import get_business
 from prosaas.clients import twilio_recordings
+from prosaas.errors import error_class
 from web.resources.jobs import Error
 from web.input_guard import DatabaseId
 from web.spec import api
@@ -99,7 +100,7 @@ def recording_view(recording, call_sid: str) -> dict:
         "download_job_id": recording.download_job_id,
         "priority_job_id": (recording.priority_job_id if recording.priority_job_id
                             and not recording.priority_job_id.startswith(store.CLAIM_PREFIX) else None),
-        "error": recording.error, "created_at": iso(recording.created_at),
+        "error": error_class(recording.error), "created_at": iso(recording.created_at),
         "downloaded_at": iso(recording.downloaded_at), "expired_at": iso(recording.expired_at),
         "url": f"/api/calls/{call_sid}/recording",
     }
@@ -108,7 +109,7 @@ def recording_view(recording, call_sid: str) -> dict:
 def transcript_view(recording) -> dict:
     transcript = recording.transcript or {}
     return {"status": recording.transcript_status, "job_id": recording.transcript_job_id,
-            "error": recording.transcript_error, "provider": transcript.get("provider"),
+            "error": error_class(recording.transcript_error), "provider": transcript.get("provider"),
             "duration_s": transcript.get("duration_s"), "speakers": transcript.get("speakers"),
             "segments": transcript.get("segments", []), "words": transcript.get("words"),
             "text": transcript.get("text")}
