@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    body_read_timeout_seconds: float = Field(default=10, gt=0, le=3600)  # a slower body gets 408 + close
     reminder_offsets_minutes: str = "30,15,5"
     broadcast_delay_seconds: str = "3-4"
     broadcast_retry_seconds: float = Field(default=10, gt=0)  # first wait when the WhatsApp session is down

@@ -9,5 +9,6 @@ from prosaas.settings import get_settings  # noqa: E402
 configure_logging(get_settings().log_level, get_settings().log_format)
 
 from web.app import create_app  # noqa: E402
+from web.limits import close_when_asked  # noqa: E402
 
-app = create_app()
+app = close_when_asked(create_app())

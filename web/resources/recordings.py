@@ -57,6 +57,7 @@ class TwilioRecordingStatus:
     """POST /twilio/recording-status?business_id=ID: signed by Twilio; 204 at once, the download is queued."""
 
     auth = "signed"
+    max_body_bytes = 64 * 1024  # Twilio's callback form is ~1 KB: read no more before checking the signature
 
     def on_post(self, req, resp):
         settings = req.context.runtime.settings

@@ -57,6 +57,7 @@ def _signature_ok(secret: str, body: bytes, header: Optional[str]) -> bool:
 
 class WhatsAppWebhook:
     auth = "signed"
+    max_body_bytes = 2 * 1024 * 1024  # read no more than this before the signature is checked (413 above)
 
     @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=Error, HTTP_404=Error, HTTP_422=Error),
                   tags=["whatsapp"], security={})
