@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from prosaas.file_modes import make_files_private
     from prosaas.logs import configure_logging
 
+    make_files_private(settings.data_dir)  # umask 077: inherited by every role this command execs
     configure_logging(settings.log_level, settings.log_format)
     return int(args.handler(args, settings) or 0)
