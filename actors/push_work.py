@@ -2,6 +2,7 @@
 
 A send row per (notification, subscription) remembers what was delivered, so a retry after a
 partial success only sends to the subscriptions still owed; 404/410 disables the subscription.
+What a tenant sees of a failure is a reason code per subscription (`gone`, `rejected`, `unreachable`).
 """
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any, Optional
 
 from db import push_store
 from db.models.messaging import SendStatus
-from prosaas.clients.webpush import (PushRejected, PushSubscriptionGone, PushUnavailable, send_push,
+from prosaas.clients.webpush import (PushRefused, PushRejected, PushSubscriptionGone, PushUnavailable, send_push,
                                      topic_for)
 from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.push")
 DONE_STATUSES = (SendStatus.SENT, SendStatus.GONE, SendStatus.FAILED)
+REASON_CODES = ("gone", "rejected", "unreachable")
 
 
 def notification_payload(title: str, body: str, url: Optional[str] = None,
@@ -29,7 +31,7 @@ def notification_payload(title: str, body: str, url: Optional[str] = None,
 
 
 def deliver_notification(*, business_id: int, user_id: str, payload: dict[str, Any],
-                         notification_key: str) -> dict[str, int]:
+                         notification_key: str) -> dict[str, Any]:
     """Send `payload` to each active subscription of the user not yet served for this notification.
 
     Raises PushUnavailable (retryable) if some subscription could not be reached this time.
@@ -38,26 +40,34 @@ def deliver_notification(*, business_id: int, user_id: str, payload: dict[str, A
     with database.session() as session:
         subscriptions = [(s.id, s.endpoint, s.p256dh, s.auth)
                          for s in push_store.active_subscriptions(session, business_id, user_id)]
-    counts = {"subscriptions": len(subscriptions), "sent": 0, "gone": 0, "failed": 0, "already": 0,
-              "unavailable": 0}
+    counts: dict[str, Any] = {"subscriptions": len(subscriptions), "sent": 0, "gone": 0, "failed": 0,
+                              "already": 0, "unavailable": 0}
+    reasons: dict[str, str] = {}   # subscription id -> the code a tenant sees
+    retrying: list[str] = []
     topic = topic_for(notification_key)
     for subscription_id, endpoint, p256dh, auth in subscriptions:
         with database.session() as session:
             row = push_store.claim_send(session, business_id=business_id, notification_key=notification_key,
                                         subscription_id=subscription_id)
-            send_id, status = row.id, row.status
+            send_id, status, last_error = row.id, row.status, row.last_error
         if status in DONE_STATUSES:
             counts["already"] += 1
+            if status != SendStatus.SENT:
+                reasons[subscription_id] = last_error if last_error in REASON_CODES else "rejected"
             continue
         outcome, error = SendStatus.SENT, None
         try:
             send_push(endpoint, p256dh, auth, payload, topic=topic)
         except PushSubscriptionGone as exc:
-            outcome, error = SendStatus.GONE, str(exc)
-        except PushRejected as exc:
-            outcome, error = SendStatus.FAILED, str(exc)
+            outcome, error = SendStatus.GONE, exc.code
+        except (PushRejected, PushRefused) as exc:
+            outcome, error = SendStatus.FAILED, exc.code
         except PushUnavailable as exc:
-            outcome, error = SendStatus.SENDING, str(exc)
+            outcome, error = SendStatus.SENDING, exc.code
+        if error:
+            reasons[subscription_id] = error
+        if outcome == SendStatus.SENDING:
+            retrying.append(subscription_id)
         with database.session() as session:
             push_store.record_attempt(session, send_id, outcome, error)
             if outcome == SendStatus.GONE:
@@ -66,8 +76,10 @@ def deliver_notification(*, business_id: int, user_id: str, payload: dict[str, A
                SendStatus.SENDING: "unavailable"}[outcome]
         counts[key] += 1
         log.info("PUSH_%s business_id=%s subscription_id=%s notification=%s%s", key.upper(), business_id,
-                 subscription_id, notification_key, f" error={error!r}" if error else "")
+                 subscription_id, notification_key, f" reason={error}" if error else "")
     if counts["unavailable"]:
-        raise PushUnavailable(f"{counts['unavailable']} of {len(subscriptions)} subscription(s) not reached; "
-                              "retrying those only")
+        raise PushUnavailable(f"{counts['unavailable']} of {len(subscriptions)} subscription(s) unreachable "
+                              f"({', '.join(retrying)}); retrying those only")
+    if reasons:
+        counts["reasons"] = reasons
     return counts

@@ -175,8 +175,8 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
 def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool) -> Playback:
     if job is not None and job.status == JobStatus.FAILED and not is_stuck:
         # The business sees this: the error's class and reason, never its text (hosts, ports, URLs).
-        return Playback("failed", recording, job=job, detail=f"The recording could not be downloaded "
-                                                             f"({error_class(job.error)}, {job.error_reason or 'failed'}).")
+        detail = f"The recording could not be downloaded ({error_class(job.error)}, {job.error_reason or 'failed'})."
+        return Playback("failed", recording, job=job, detail=detail)
     queue = job.queue if job is not None else "high"
     idle = queue_stats.queues_without_consumer()
     if queue in idle:

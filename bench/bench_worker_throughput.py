@@ -95,7 +95,7 @@ def measure_rq(bench: BenchEnv, n: int) -> float:
     from rq import Queue
     from rq.registry import FinishedJobRegistry
 
-    from bench.support.drain import time_drain
+    from bench.support.drain import stop_process, time_drain
 
     client = redis.Redis.from_url(REDIS_URL)
     queue = Queue(f"{bench.namespace}-rq", connection=client)
@@ -107,12 +107,13 @@ def measure_rq(bench: BenchEnv, n: int) -> float:
     log = open(bench.tmp / "rq.log", "ab")
     workers = [subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", REDIS_URL,
                                  queue.name], cwd=REPO_ROOT, env=os.environ.copy(), stdout=log,
-                                stderr=subprocess.STDOUT) for _ in range(PROCESSES)]
+                                stderr=subprocess.STDOUT, start_new_session=True) for _ in range(PROCESSES)]
     try:
         seconds = time_drain(lambda: n - finished.count, n, interval=0.05)
     finally:
+        # Burst workers end by themselves once the queue is empty; an interrupted run kills their groups.
         for worker in workers:
-            worker.wait(60)
+            stop_process(worker)
         for key in client.scan_iter(match=f"rq:*{queue.name}*"):
             client.delete(key)
     return n / seconds

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -275,3 +275,48 @@ def requeue_abandoned_jobs(session: Session, *, heartbeat_before: dt.datetime, i
         if outcome.rowcount:
             moved.append(job_id)
     return moved
+
+
+def jobs_owed_a_message(session: Session, *, queued_before: dt.datetime, heartbeat_before: dt.datetime,
+                        limit: int = 500) -> list[BackgroundJob]:
+    """Rows that should have a message by now: queued and untouched, or running without a heartbeat.
+
+    The caller checks Redis for their messages and resends through `mark_resent` for those that have none.
+    """
+    return list(session.scalars(select(BackgroundJob).where(or_(
+        and_(BackgroundJob.status == JobStatus.QUEUED, BackgroundJob.updated_at < queued_before),
+        and_(BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before),
+    )).order_by(BackgroundJob.updated_at).limit(limit)))
+
+
+def mark_resent(session: Session, job: BackgroundJob, *, message_id: str) -> bool:
+    """Record that a missing message is sent again, if the row is still exactly as it was read.
+
+    The row goes (back) to `queued` for the new delivery to claim. False when anything changed the row
+    since (a claim, a retry, another reconciler): then its message was only slow and nothing is resent.
+    """
+    now = utcnow()
+    unchanged = [BackgroundJob.id == job.id, BackgroundJob.status == job.status,
+                 BackgroundJob.updated_at == job.updated_at]
+    if job.status == JobStatus.RUNNING:
+        unchanged += [BackgroundJob.heartbeat_at == job.heartbeat_at,
+                      BackgroundJob.worker.is_(None) if job.worker is None else BackgroundJob.worker == job.worker]
+    outcome = session.execute(update(BackgroundJob).where(*unchanged).values(
+        status=JobStatus.QUEUED, message_id=message_id, updated_at=now, error_reason="message_missing",
+    ).execution_options(synchronize_session=False))
+    return outcome.rowcount == 1
+
+
+def delete_finished_batch(session: Session, *, statuses: tuple[str, ...], finished_before: dt.datetime,
+                          batch_size: int) -> int:
+    """Delete at most `batch_size` rows finished (in `statuses`) and untouched since `finished_before`.
+
+    One short statement per call, so the caller commits between batches and no lock is held for long;
+    rows another transaction holds are skipped (PostgreSQL) and left for the next run.
+    """
+    doomed = (select(BackgroundJob.id).where(BackgroundJob.status.in_(statuses),
+                                             BackgroundJob.updated_at < finished_before)
+              .limit(batch_size).with_for_update(skip_locked=True).scalar_subquery())
+    outcome = session.execute(delete(BackgroundJob).where(BackgroundJob.id.in_(doomed))
+                              .execution_options(synchronize_session=False))
+    return outcome.rowcount

@@ -9,6 +9,7 @@ from typing import Any
 from db import job_store
 from db.base import utcnow
 from prosaas.queue_stats import consumer_map, live_workers, queue_counts
+from prosaas.reconciler import reconciler_status
 from prosaas.runtime import get_runtime
 
 
@@ -68,6 +69,7 @@ def health_report() -> dict[str, Any]:
         for name, counts in queues.items():
             counts["consumers"] = len(consumers.get(name, []))
         report.update(queues=queues, workers=workers, scheduler=scheduler_status(),
+                      reconciler=reconciler_status(get_runtime().redis, get_runtime().keys),
                       queues_without_consumer=[q for q, c in consumers.items() if not c])
         report["stuck_queues"] = [q for q in report["queues_without_consumer"]
                                   if queues[q]["ready"] or queues[q]["delayed"] or queues[q]["waiting"]]

@@ -13,6 +13,7 @@ from db import job_store
 from db.base import new_id
 from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobStatus
+from prosaas.dead_letters import discard_dead_letter
 from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.middleware.tracking import current_job_id
 from prosaas.runtime import get_runtime
@@ -125,7 +126,10 @@ def control_job(job_id: str, business_id: Optional[int], action: str) -> Optiona
         if action == "resume" and job.status == JobStatus.RUNNING and job.requested_action == "pause":
             job.requested_action = None  # pause not yet honoured: simply withdraw it
             return job
+        failed_message_id = job.message_id
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
+    if action == "retry":  # its dead letter must not be requeued as well: that would run the job twice
+        discard_dead_letter(failed_message_id)
     _resend(job)
     log.info("JOB_CONTROL action=%s job_id=%s status=queued", action, job_id)
     with runtime.database.session() as session:

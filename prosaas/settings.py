@@ -10,6 +10,8 @@ from typing import Literal, Optional
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prosaas.clients.guarded_http import AllowList
+
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
 ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
 
@@ -35,10 +37,21 @@ class Settings(BaseSettings):
     web_workers: int = Field(default=2, ge=1, le=64)
     recordings_per_business: int = Field(default=3, ge=1, le=100)
     recordings_retention_days: int = Field(default=90, ge=1)
+    # Per-business concurrency of the other tenant-triggered actors (0: no limit), the API's per-key rate.
+    sessions_per_business: int = Field(default=2, ge=0, le=1000)
+    push_per_business: int = Field(default=5, ge=0, le=1000)
+    whatsapp_per_business: int = Field(default=5, ge=0, le=1000)
+    diagnostics_per_business: int = Field(default=2, ge=0, le=1000)
+    api_rate_per_key: float = Field(default=20, ge=0)  # requests per second, sustained; 0 turns the limit off
+    api_rate_burst: int = Field(default=100, ge=1)
+    session_max_seconds: int = Field(default=4 * 3600, ge=1)  # longest audio session accepted
     recording_stuck_after_seconds: int = Field(default=60, ge=1)  # a playback download with no progress
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_recording_hosts: str = "api.twilio.com"
+    twilio_callback_secret: str = ""  # empty: callback tokens are keyed with TWILIO_AUTH_TOKEN
+    recording_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    push_endpoint_hosts: str = "fcm.googleapis.com,.push.services.mozilla.com,web.push.apple.com,.notify.windows.com"
     public_base_url: Optional[str] = None
     whatsapp_webhook_secret: str = ""
     baileys_url: Optional[str] = None
@@ -68,6 +81,10 @@ class Settings(BaseSettings):
     worker_dead_after_seconds: int = Field(default=30, ge=5)
     job_stale_after_seconds: int = Field(default=120, ge=5)
     max_crash_redeliveries: int = Field(default=3, ge=1)
+    reconcile_after_seconds: int = Field(default=60, ge=1)  # a tracked job without a message is sent again
+    dead_letter_ttl_seconds: int = Field(default=86400, ge=1)
+    jobs_retention_days: int = Field(default=14, ge=1)  # finished job rows are deleted after this
+    failed_jobs_retention_days: int = Field(default=30, ge=1)
     # Test-only speed-up: real seconds one scheduler minute lasts (60 in production).
     scheduler_tick_seconds: float = Field(default=60, ge=0.5, le=60)
 
@@ -94,6 +111,19 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("twilio_recording_hosts", "push_endpoint_hosts")
+    @classmethod
+    def _allow_list(cls, value, info):
+        AllowList.parse(value, info.field_name.upper())  # a malformed entry stops the start, named
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_origin(cls, value):
+        if value and (not value.startswith(("https://", "http://")) or "?" in value or "#" in value):
+            raise ValueError("must be the public http(s) URL the web role is reached at, without query")
         return value
 
     @field_validator("worker_queues")
@@ -171,8 +201,12 @@ class Settings(BaseSettings):
         return self.worker_queues.split(",") if self.worker_queues else list(ALL_QUEUES)
 
     @property
-    def recording_hosts(self) -> set[str]:
-        return {h.strip().lower() for h in self.twilio_recording_hosts.split(",") if h.strip()}
+    def recording_allow_list(self) -> AllowList:
+        return AllowList.parse(self.twilio_recording_hosts, "TWILIO_RECORDING_HOSTS")
+
+    @property
+    def push_allow_list(self) -> AllowList:
+        return AllowList.parse(self.push_endpoint_hosts, "PUSH_ENDPOINT_HOSTS")
 
     @property
     def trusted_proxy_networks(self) -> tuple:

@@ -13,7 +13,8 @@ def test_job_goes_from_enqueued_to_done_through_http(tmp_logs, worker_factory, a
     try:
         worker = worker_factory(queues="default,high", processes=1)
         created = json_of(run_cli("business", "create", "E2E Ltd", "--json"))
-        assert set(created) == {"business_id", "api_key"} and isinstance(created["business_id"], int)
+        assert set(created) == {"business_id", "api_key", "recording_status_callback"}
+        assert isinstance(created["business_id"], int)
         headers = {"Authorization": f"Bearer {created['api_key']}"}
 
         answer = requests.post(f"{base}/api/diagnostics/ping", json={"steps": 4, "step_ms": 100}, headers=headers)

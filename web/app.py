@@ -10,6 +10,7 @@ from web.auth import AuthMiddleware
 from web.http_metrics import HttpMetricsMiddleware
 from web.input_guard import InputGuardMiddleware, install_input_guards
 from web.limits import BodyLimitMiddleware, BodyReadTimeout, body_read_timed_out
+from web.rate_limit import ApiRateLimitMiddleware
 from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
         BodyLimitMiddleware(runtime.settings.max_body_bytes, runtime.settings.body_read_timeout_seconds),
         InputGuardMiddleware(),
         AuthMiddleware(runtime),
+        ApiRateLimitMiddleware(runtime),
         DeclaredContentTypeMiddleware(),
     ])
     app.req_options.strip_url_path_trailing_slash = True

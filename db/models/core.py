@@ -63,7 +63,6 @@ class BackgroundJob(Base):
     heartbeat_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
-        Index("ix_background_jobs_business_status", "business_id", "status"),
         Index("ix_background_jobs_business_type_status", "business_id", "type", "status"),
         Index("ix_background_jobs_status_updated", "status", "updated_at"),
     )

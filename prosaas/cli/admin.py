@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+from prosaas.clients.twilio_callbacks import recording_status_callback
+
 
 def add_commands(commands) -> None:
     business = commands.add_parser("business", help="manage businesses").add_subparsers(dest="sub", required=True)
@@ -51,10 +53,12 @@ def cmd_business_create(args, settings) -> int:
     with get_runtime().database.session() as session:
         business, key = create_business(session, name, args.timezone)
         business_id = business.id
+    callback = recording_status_callback(settings, business_id)  # None until PUBLIC_BASE_URL is set
     if args.json:
-        print(json.dumps({"business_id": business_id, "api_key": key}))
+        print(json.dumps({"business_id": business_id, "api_key": key, "recording_status_callback": callback}))
     else:
         print(f"business_id: {business_id}\napi_key:     {key}\n(the key is shown once; store it now)")
+        print(f"recording_status_callback: {callback or '(set PUBLIC_BASE_URL to get this URL)'}")
     return 0
 
 

@@ -1,32 +1,33 @@
 """Twilio recordings: check a callback's signature, and fetch `RecordingUrl.mp3` from an allowed host to a file.
 
-Transient failures (Twilio's 404 in the first seconds after the callback, 5xx, timeouts, a short
+The fetch goes through the guarded client: the host and port decided as the connection will use
+them, only from TWILIO_RECORDING_HOSTS, the account's credentials only to that host, at most
+RECORDING_MAX_BYTES. Transient failures (Twilio's 404 in the first seconds after the callback, 5xx, timeouts, a short
 body) raise `RecordingNotReady`/`RecordingUnavailable` so the job machinery retries; refusals that
 retrying cannot fix (a host off the allow-list, 401/403) raise `PermanentError` subclasses.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
-from urllib.parse import urljoin, urlsplit
 
-import requests
 from twilio.request_validator import RequestValidator
 
-from prosaas.clients import recording_files
+from prosaas.clients import guarded_http, recording_files
+from prosaas.clients.guarded_http import GuardedResponse, OutboundRefused, OutboundUnavailable, Target
 from prosaas.errors import PermanentError
 from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.clients.twilio_recordings")
 
-CONNECT_TIMEOUT_SECONDS = 5
-READ_TIMEOUT_SECONDS = 30  # between two chunks, not for the whole file
+# read: between two chunks; total: under the download actor's 15 min time limit
+TIMEOUTS = guarded_http.Timeouts(connect=5, read=30, total=14 * 60)
 CHUNK_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class RecordingHostRefused(PermanentError):
@@ -73,44 +74,39 @@ def media_url(recording_url: str) -> str:
     return recording_url if recording_url.endswith(".mp3") else recording_url + ".mp3"
 
 
-def check_host(url: str) -> None:
-    """Refuse (and log) any URL whose host is not in TWILIO_RECORDING_HOSTS; plain http only on loopback."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    allowed = get_settings().recording_hosts
-    if host not in allowed:
-        log.warning("RECORDING_HOST_REFUSED host=%s reason=not_in_allow_list allowed=%s", host or "-",
-                    ",".join(sorted(allowed)))
-        raise RecordingHostRefused(f"recording host {host or '?'!r} is not in TWILIO_RECORDING_HOSTS")
-    if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS):
-        log.warning("RECORDING_HOST_REFUSED host=%s reason=scheme_%s", host, parts.scheme or "none")
-        raise RecordingHostRefused(f"recording URL scheme {parts.scheme!r} refused (https required)")
+def check_host(url: str) -> Target:
+    """The host and port a recording URL really connects to, if TWILIO_RECORDING_HOSTS allows it (no DNS)."""
+    try:
+        return get_settings().recording_allow_list.check(url)
+    except OutboundRefused as exc:
+        raise _refused(exc) from None
 
 
-def _open(url: str) -> requests.Response:
-    """GET with the account's basic auth, following redirects only to allowed hosts."""
+def _refused(exc: OutboundRefused) -> RecordingHostRefused:
+    log.warning("RECORDING_HOST_REFUSED host=%s reason=%s", exc.host, exc.why)
+    return RecordingHostRefused(str(exc))
+
+
+def _basic_auth() -> str:
     settings = get_settings()
-    auth = (settings.twilio_account_sid, settings.twilio_auth_token)
-    for _hop in range(MAX_REDIRECTS + 1):
-        check_host(url)
-        try:
-            response = requests.get(url, auth=auth, stream=True, allow_redirects=False,
-                                    timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS))
-        except requests.RequestException as exc:
-            raise RecordingUnavailable(f"GET recording: {type(exc).__name__}") from exc
-        if response.is_redirect and response.headers.get("Location"):
-            next_url = urljoin(url, response.headers["Location"])
-            response.close()
-            if urlsplit(next_url).hostname != urlsplit(url).hostname:
-                auth = None  # never hand the account's credentials to another host
-            url = next_url
-            continue
-        return response
-    raise RecordingUnavailable("too many redirects")
+    pair = f"{settings.twilio_account_sid}:{settings.twilio_auth_token}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
 
 
-def _check_status(response: requests.Response) -> None:
-    status = response.status_code
+def _open(url: str) -> GuardedResponse:
+    """GET with the account's basic auth (to the checked host only), following checked redirects."""
+    try:
+        return guarded_http.request("GET", url, allow=get_settings().recording_allow_list,
+                                    authorization=_basic_auth(), max_redirects=MAX_REDIRECTS,
+                                    max_bytes=get_settings().recording_max_bytes, timeouts=TIMEOUTS)
+    except OutboundRefused as exc:
+        raise _refused(exc) from None
+    except OutboundUnavailable as exc:
+        raise RecordingUnavailable(f"GET recording: {exc}") from None
+
+
+def _check_status(response: GuardedResponse) -> None:
+    status = response.status
     if status == 200:
         return
     response.close()
@@ -136,8 +132,7 @@ def download_recording(recording_url: str, destination: Path, *, expected_size: 
     started = time.monotonic()
     response = _open(media_url(recording_url))
     _check_status(response)
-    length = response.headers.get("Content-Length")
-    announced = int(length) if length and length.isdigit() else None
+    announced = response.content_length()
     try:
         size = recording_files.write_atomically(destination, _chunks(response), expected_size=announced)
     except recording_files.IncompleteWrite as exc:
@@ -147,8 +142,8 @@ def download_recording(recording_url: str, destination: Path, *, expected_size: 
     return Download(size_bytes=size, duration_ms=int((time.monotonic() - started) * 1000), fetched=True)
 
 
-def _chunks(response: requests.Response):
+def _chunks(response: GuardedResponse):
     try:
-        yield from response.iter_content(CHUNK_BYTES)
-    except requests.RequestException as exc:
-        raise RecordingUnavailable(f"connection broke mid-download: {type(exc).__name__}") from exc
+        yield from response.iter_chunks(CHUNK_BYTES)
+    except OutboundUnavailable as exc:
+        raise RecordingUnavailable(f"mid-download: {exc}") from None

@@ -1,4 +1,9 @@
-"""Web Push (RFC 8291 aes128gcm payloads, VAPID) to one browser subscription, through pywebpush."""
+"""Web Push (RFC 8291 aes128gcm payloads, VAPID) to one browser subscription, through pywebpush.
+
+pywebpush encrypts and signs; the POST goes through the guarded client, only to PUSH_ENDPOINT_HOSTS,
+never following a redirect, reading at most a few KiB of the answer. Each failure carries the
+reason code a tenant may see (`gone`, `rejected`, `unreachable`), never network error text.
+"""
 from __future__ import annotations
 
 import base64
@@ -8,16 +13,17 @@ import json
 import logging
 from typing import Any, Optional
 
-import requests
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
+from prosaas.clients import guarded_http
 from prosaas.errors import PermanentError
 from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.clients.webpush")
 
-PUSH_TIMEOUT_SECONDS = 10
+PUSH_TIMEOUTS = guarded_http.Timeouts(connect=5, read=10, total=15)
+MAX_ANSWER_BYTES = 16 * 1024  # push services answer with an empty body or a short JSON error
 DEFAULT_TTL_SECONDS = 24 * 3600
 
 
@@ -25,16 +31,56 @@ class PushSubscriptionGone(PermanentError):
     """The push service answered 404/410: the browser unsubscribed; disable the subscription."""
 
     reason = "push_subscription_gone"
+    code = "gone"
 
 
 class PushRejected(PermanentError):
-    """Another 4xx (bad VAPID, payload too large ...): sending the same thing again cannot succeed."""
+    """Another 4xx or a redirect (bad VAPID, payload too large ...): sending again cannot succeed."""
 
     reason = "push_rejected"
+    code = "rejected"
+
+
+class PushRefused(PermanentError):
+    """The endpoint is not allowed (PUSH_ENDPOINT_HOSTS, or it resolves to a non-public address)."""
+
+    reason = "push_refused"
+    code = "unreachable"
 
 
 class PushUnavailable(Exception):
     """5xx, 429, timeout or connection failure: worth retrying later."""
+
+    code = "unreachable"
+
+
+class PushAnswer:
+    """The part of a requests.Response that pywebpush reads."""
+
+    def __init__(self, status_code: int, reason: str, headers, content: bytes):
+        self.status_code, self.reason, self.headers, self.content = status_code, reason, headers, content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class GuardedPushSession:
+    """What pywebpush needs of a requests session (`post`), sent through the guarded client."""
+
+    def __init__(self, allow: guarded_http.AllowList):
+        self.allow = allow
+
+    def post(self, url: str, data: Optional[bytes] = None, headers=None, timeout=None, **_ignored) -> PushAnswer:
+        with guarded_http.request("POST", url, allow=self.allow, headers={k: str(v) for k, v in
+                                                                          (headers or {}).items()},
+                                  body=data, max_redirects=0, max_bytes=MAX_ANSWER_BYTES,
+                                  timeouts=PUSH_TIMEOUTS) as response:
+            try:
+                content = response.read()
+            except guarded_http.ResponseTooLarge:
+                content = b""  # the status is all we need; the rest is not read
+            return PushAnswer(response.status, response.reason, response.headers, content)
 
 
 @functools.lru_cache(maxsize=4)
@@ -65,14 +111,17 @@ def send_push(endpoint: str, p256dh: str, auth: str, payload: dict[str, Any], *,
                            data=json.dumps(payload, separators=(",", ":")),
                            vapid_private_key=_vapid(settings.vapid_private_key),
                            vapid_claims={"sub": settings.vapid_subject},  # a fresh dict: pywebpush adds aud/exp
-                           ttl=ttl, timeout=PUSH_TIMEOUT_SECONDS, headers=headers)
+                           ttl=ttl, headers=headers, requests_session=GuardedPushSession(settings.push_allow_list))
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status in (404, 410):
-            raise PushSubscriptionGone(f"push service answered {status}") from exc
-        if status is not None and 400 <= status < 500 and status != 429:
-            raise PushRejected(f"push service answered {status}") from exc
-        raise PushUnavailable(f"push service answered {status}") from exc
-    except (requests.RequestException, OSError) as exc:
-        raise PushUnavailable(f"push service unreachable: {type(exc).__name__}") from exc
+            raise PushSubscriptionGone(f"push service answered {status}") from None
+        if status is not None and (300 <= status < 400 or (400 <= status < 500 and status != 429)):
+            raise PushRejected(f"push service answered {status}") from None
+        raise PushUnavailable(f"push service answered {status}") from None
+    except guarded_http.OutboundRefused as exc:
+        log.warning("PUSH_ENDPOINT_REFUSED host=%s reason=%s", exc.host, exc.why)
+        raise PushRefused("endpoint refused") from None
+    except (guarded_http.OutboundUnavailable, OSError) as exc:
+        raise PushUnavailable(f"push service unreachable: {type(exc).__name__}") from None
     return response.status_code

@@ -49,8 +49,8 @@ class JobTracking(Middleware):
     def __init__(self, database, *, stale_after_seconds: int, worker_alive=None):
         self.database = database
         self.stale_after = dt.timedelta(seconds=stale_after_seconds)
-        # worker_alive(name) -> bool: is the worker process that marked a job running still alive?
-        self.worker_alive = worker_alive or (lambda name: True)
+        # worker_alive(name, job heartbeat) -> bool: is the worker process that marked a job running alive?
+        self.worker_alive = worker_alive or (lambda name, heartbeat_at=None: True)
         self.writes = JobWriteBatcher(database)  # claims and outcomes of this process, group-committed
         self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
         self._tokens: dict[str, contextvars.Token] = {}
@@ -68,7 +68,8 @@ class JobTracking(Middleware):
             return
         try:
             claim = self.writes.claim(job_id, worker=WORKER_NAME, stale_before=utcnow() - self.stale_after)
-            if claim.action == "defer" and claim.job.worker and not self.worker_alive(claim.job.worker):
+            if (claim.action == "defer" and claim.job.worker and claim.job.worker != WORKER_NAME
+                    and not self.worker_alive(claim.job.worker, claim.job.heartbeat_at)):
                 claim = self._take_over(job_id, claim)
         except SQLAlchemyError as exc:
             log.warning("JOB_CLAIM_FAILED job_id=%s reason=database_unavailable error=%s", job_id, _error_name(exc))

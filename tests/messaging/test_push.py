@@ -43,7 +43,8 @@ def test_notification_reaches_every_subscription_and_410_disables(client, busine
     assert answer.status_code == 202 and answer.json["job_id"]
     job = wait_job(runtime, answer.json["job_id"])
     assert job.status == "completed", job.error
-    assert job.result == {"subscriptions": 3, "sent": 2, "gone": 1, "failed": 0, "already": 0, "unavailable": 0}
+    assert job.result == {"subscriptions": 3, "sent": 2, "gone": 1, "failed": 0, "already": 0, "unavailable": 0,
+                          "reasons": {ids["gone"]: "gone"}}
     for sub in (phone, laptop):
         [delivery] = fake_webpush.received_by(sub["endpoint"])
         assert delivery["payload"] == {"title": "New booking", "body": "Dana booked 10:30", "url": "/calendar",

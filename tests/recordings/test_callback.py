@@ -6,7 +6,7 @@ import threading
 from falcon import testing
 
 from tests.recordings.helpers import jobs_of_type, recording_row
-from tests.support.fake_twilio import new_sid, post_callback
+from tests.support.fake_twilio import callback_path, new_sid, post_callback
 
 
 def test_signed_completed_callback_records_the_call_and_enqueues_one_download(client, business, fake_twilio,
@@ -45,18 +45,17 @@ def test_duplicate_deliveries_enqueue_one_download_even_concurrently(app, busine
 def test_bad_or_missing_signature_is_403_and_stores_nothing(client, business, fake_twilio, clean_queues):
     sid = fake_twilio.add(business.id)
     form = fake_twilio.callback_form(sid)
-    wrong_token = fake_twilio.sign(f"http://falconframework.org/twilio/recording-status?business_id={business.id}",
-                                   form, token="not-the-token")
-    other_url = fake_twilio.sign("http://falconframework.org/twilio/recording-status?business_id=999999", form)
+    own_url = f"http://falconframework.org{callback_path(business.id)}"
+    wrong_token = fake_twilio.sign(own_url, form, token="not-the-token")
+    other_url = fake_twilio.sign(f"http://falconframework.org{callback_path(999999)}", form)
     for signature in (None, "", "garbage", wrong_token, other_url):
         response = post_callback(client, fake_twilio, business.id, form, signature=signature)
         assert response.status_code == 403, (signature, response.text)
         assert response.json["title"] == "Forbidden"
     tampered = dict(form, RecordingUrl=fake_twilio.recording_url(new_sid("RE")))
-    signed_original = fake_twilio.sign(
-        f"http://falconframework.org/twilio/recording-status?business_id={business.id}", form)
+    signed_original = fake_twilio.sign(own_url, form)
     assert post_callback(client, fake_twilio, business.id, tampered, signature=signed_original).status_code == 403
-    repeated = client.simulate_post("/twilio/recording-status", query_string=f"business_id={business.id}",
+    repeated = client.simulate_post("/twilio/recording-status", query_string=callback_path(business.id).split("?")[1],
                                     body="CallSid=a&CallSid=b", headers={
                                         "Content-Type": "application/x-www-form-urlencoded",
                                         "X-Twilio-Signature": "garbage"})

@@ -6,7 +6,7 @@ import re
 from actors.recordings import download_recording
 from prosaas.jobs import enqueue_tracked
 from tests.recordings.helpers import jobs_of_type, recording_row, stored_bytes, wait_job, wait_recording
-from tests.support.fake_twilio import FakeTwilio, make_mp3, post_callback
+from tests.support.fake_twilio import FakeTwilio, callback_path, fixed_port, make_mp3, post_callback
 from tests.support.processes import wait_for
 
 
@@ -64,13 +64,14 @@ def test_disallowed_host_is_refused_and_never_fetched(client, business, fake_twi
 
 
 def test_wrong_credentials_fail_at_once_without_retry(client, business, test_env, module_worker):
-    other_account = FakeTwilio(account_sid=test_env["TWILIO_ACCOUNT_SID"], auth_token="another-token")
+    other_account = FakeTwilio(account_sid=test_env["TWILIO_ACCOUNT_SID"], auth_token="another-token",
+                               port=fixed_port(1))
     try:
         sid = other_account.add(business.id)
         module_worker()
         form = other_account.callback_form(sid)
         form_signature = other_account.sign(
-            f"http://falconframework.org/twilio/recording-status?business_id={business.id}", form,
+            f"http://falconframework.org{callback_path(business.id)}", form,
             token=test_env["TWILIO_AUTH_TOKEN"])
         assert post_callback(client, other_account, business.id, form,
                              signature=form_signature).status_code == 204

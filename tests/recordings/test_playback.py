@@ -10,7 +10,7 @@ import requests
 from falcon import testing
 
 from tests.recordings.helpers import jobs_of_type, recording_row, wait_recording
-from tests.support.fake_twilio import make_mp3, post_callback
+from tests.support.fake_twilio import callback_path, make_mp3, post_callback
 from tests.support.processes import start_web, wait_for
 from web.resources.recordings import parse_range
 
@@ -23,7 +23,7 @@ def test_public_base_url_signature_and_a_stuck_download_ends_in_503_naming_the_q
     try:
         sid = fake_twilio.add(business.id)
         form = fake_twilio.callback_form(sid)
-        path = f"/twilio/recording-status?business_id={business.id}"
+        path = callback_path(business.id)
         post = lambda url: requests.post(base + path, data=urlencode(form), timeout=10, headers={  # noqa: E731
             "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": fake_twilio.sign(url, form)})
         assert post(base + path).status_code == 403  # signed for the internal URL, not the public one

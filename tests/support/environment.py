@@ -6,7 +6,9 @@ database and Redis key namespace; without them, SQLite and an embedded valkey se
 from __future__ import annotations
 
 import os
+import random
 import secrets
+import socket
 import subprocess
 import tempfile
 import time
@@ -15,6 +17,19 @@ from pathlib import Path
 import redis
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A port free now, below the kernel's ephemeral range so a `port 0` bind elsewhere will not take it."""
+    while True:
+        port = random.randint(20000, 32000)
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class TestEnvironment:
@@ -94,6 +109,7 @@ class TestEnvironment:
 
     # All ---------------------------------------------------------------------------
     def apply(self) -> dict[str, str]:
+        twilio_port, other_twilio_port, webpush_port = free_port(), free_port(), free_port()
         env = {
             "DATABASE_URL": self.setup_database(),
             "REDIS_URL": self.setup_redis(),
@@ -107,11 +123,23 @@ class TestEnvironment:
             "JOB_STALE_AFTER_SECONDS": "10",
             "WORKER_SHUTDOWN_GRACE_SECONDS": "20",
             "LOG_LEVEL": "INFO",
-            # Recordings: callbacks are signed with this token; the fake Twilio listens on 127.0.0.1.
+            # Recordings: callbacks are signed with this token; the fake Twilios listen on 127.0.0.1 at
+            # ports fixed for the run, so that a worker started once allows exactly those origins.
             "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
             "TWILIO_AUTH_TOKEN": "test-twilio-auth-token",
-            "TWILIO_RECORDING_HOSTS": "127.0.0.1",
+            "TEST_FAKE_TWILIO_PORTS": f"{twilio_port},{other_twilio_port}",
+            "TWILIO_RECORDING_HOSTS": f"http://127.0.0.1:{twilio_port},http://127.0.0.1:{other_twilio_port}",
+            # Web Push: the fake push service's origin is the only allowed push endpoint host.
+            "TEST_FAKE_WEBPUSH_PORT": str(webpush_port),
+            "PUSH_ENDPOINT_HOSTS": f"http://127.0.0.1:{webpush_port}",
             "WHATSAPP_WEBHOOK_SECRET": "test-whatsapp-secret",
+            # One test business drives far more than a tenant's fair share (chaos load, fuzzing): limits stay
+            # on, wide. tests/security checks the defaults' behaviour with its own settings.
+            "API_RATE_PER_KEY": "1000", "API_RATE_BURST": "5000", "DIAGNOSTICS_PER_BUSINESS": "50",
+            # Tests share one database per run and empty the queues between tests, which leaves earlier tests'
+            # rows owed a message: a later test's worker must not resend them into its own counts. The
+            # reconciler's tests set their own short delay.
+            "RECONCILE_AFTER_SECONDS": "3600",
         }
         os.environ.update(env)
         Path(env["PROSAAS_DATA_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 import secrets
 import struct
 import threading
@@ -61,6 +62,11 @@ def make_mp3(seconds: float = 1.0, pitch: float = 130.0, sample_rate: int = 16_0
     return bytes(encoder.encode(speech_pcm(pattern, sample_rate, pitch)) + encoder.flush())
 
 
+def fixed_port(index: int) -> int:
+    """The run's fixed fake-Twilio ports (tests/support/environment.py): 0 = the usual one, 1 = a second."""
+    return int(os.environ["TEST_FAKE_TWILIO_PORTS"].split(",")[index])
+
+
 def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
@@ -81,7 +87,8 @@ class FakeTwilio(LocalHTTPServer):
 
     name = "fake-twilio"
 
-    def __init__(self, account_sid: str, auth_token: str):
+    def __init__(self, account_sid: str, auth_token: str, port: Optional[int] = None):
+        """`port`: by default the run's first fixed fake-Twilio port (TWILIO_RECORDING_HOSTS allows it)."""
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.recordings: dict[str, FakeRecording] = {}
@@ -89,7 +96,7 @@ class FakeTwilio(LocalHTTPServer):
         self.max_active: dict[int, int] = defaultdict(int)   # the most ever seen at once per business
         self.unauthorized = 0
         self.lock = threading.Lock()
-        super().__init__()
+        super().__init__(port=fixed_port(0) if port is None else port)
         self.start()
 
     def _handler_class(self):
@@ -185,14 +192,23 @@ def _handler(fake: FakeTwilio):
     return Handler
 
 
+def callback_path(business_id: int) -> str:
+    """The business's callback path and query (with its token), as `prosaas business create` prints it."""
+    from prosaas.clients.twilio_callbacks import callback_path as business_callback_path
+    from prosaas.settings import get_settings
+
+    return business_callback_path(get_settings(), business_id)
+
+
 def post_callback(client, fake: FakeTwilio, business_id: int, form: dict[str, str], *, base_url: str =
-                  "http://falconframework.org", signature: Optional[str] = "sign", headers: Optional[dict] = None):
+                  "http://falconframework.org", signature: Optional[str] = "sign", headers: Optional[dict] = None,
+                  path: Optional[str] = None):
     """POST a recording-status callback through a falcon TestClient, signed as Twilio signs."""
-    path = f"/twilio/recording-status?business_id={business_id}"
+    path = path or callback_path(business_id)
     all_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
     if signature == "sign":
         all_headers["X-Twilio-Signature"] = fake.sign(base_url + path, form)
     elif signature is not None:
         all_headers["X-Twilio-Signature"] = signature
-    return client.simulate_post("/twilio/recording-status", query_string=f"business_id={business_id}",
-                                body=urlencode(form), headers=all_headers)
+    route, _, query = path.partition("?")
+    return client.simulate_post(route, query_string=query, body=urlencode(form), headers=all_headers)

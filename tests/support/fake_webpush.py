@@ -52,7 +52,10 @@ def verify_vapid(header: Optional[str], expected_aud: str) -> tuple[bool, dict]:
 class FakeWebPush(LocalHTTPServer):
     name = "fake-webpush"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: Optional[int] = None):
+        """`port`: by default the run's fixed fake push port, the origin PUSH_ENDPOINT_HOSTS allows."""
+        if port is None:
+            port = int(os.environ["TEST_FAKE_WEBPUSH_PORT"])
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[ec.EllipticCurvePrivateKey, bytes]] = {}  # path -> (private key, auth)
         self._answers: dict[str, list[int]] = {}   # path -> statuses to answer next (last one sticks if sticky)

@@ -1,8 +1,9 @@
 """The operators' dashboard: a server-rendered page that refreshes its own sections, its login form, its JSON.
 
 `GET /dashboard` takes `Authorization: Bearer <ADMIN_TOKEN>` or the `prosaas_admin` cookie set by
-the login form (a random session id kept in Redis for 12 hours, deleted at logout); the page polls `GET /dashboard/sections` (the same templates, rendered again) and
-`GET /api/admin/overview` is the same picture as JSON for scripts.
+the login form (a random session id kept in Redis for 12 hours, deleted at logout); the page polls
+`GET /dashboard/sections` (the same templates, rendered again) and `GET /api/admin/overview` is the same
+picture as JSON for scripts.
 """
 from __future__ import annotations
 

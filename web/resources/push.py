@@ -6,12 +6,14 @@ import binascii
 from typing import Any, Optional
 
 import falcon
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from spectree import Response
 
 from actors.push import push_send
 from db import push_store
+from prosaas.clients.guarded_http import OutboundRefused
 from prosaas.jobs import enqueue_tracked
+from prosaas.settings import get_settings
 from web.spec import api
 
 
@@ -44,9 +46,21 @@ class Keys(BaseModel):
 
 class SubscriptionIn(BaseModel):
     user_id: str = Field(min_length=1, max_length=128)
-    endpoint: AnyHttpUrl
+    endpoint: str = Field(max_length=2048, json_schema_extra={"format": "uri"})
     keys: Keys
     expirationTime: Optional[float] = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _allowed_push_service(cls, value):
+        # Decided here, on the host and port the worker would connect to: an endpoint off
+        # PUSH_ENDPOINT_HOSTS is never stored, so it is never contacted.
+        try:
+            get_settings().push_allow_list.check(value)
+        except OutboundRefused as exc:
+            raise ValueError(f"not an allowed push service: must be https on a host of PUSH_ENDPOINT_HOSTS ({exc})") \
+                from None
+        return value
 
 
 class SubscriptionOut(BaseModel):
@@ -85,12 +99,12 @@ class Subscriptions:
 
     @api.validate(json=SubscriptionIn, resp=Response(HTTP_201=SubscriptionOut, HTTP_422=Error), tags=["push"])
     def on_post(self, req, resp, json: SubscriptionIn):
-        """Save a browser's push subscription for a user (the same endpoint again refreshes it)."""
-        if len(str(json.endpoint)) > 2048:
-            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description="endpoint: too long")
+        """Save a browser's push subscription for a user (the same endpoint again refreshes it).
+
+        The endpoint must be https on a host of PUSH_ENDPOINT_HOSTS (422 otherwise)."""
         with req.context.runtime.database.session() as session:
             row, _created = push_store.save_subscription(
-                session, business_id=req.context.business_id, user_id=json.user_id, endpoint=str(json.endpoint),
+                session, business_id=req.context.business_id, user_id=json.user_id, endpoint=json.endpoint,
                 p256dh=json.keys.p256dh, auth=json.keys.auth)
             resp.media = subscription_view(row)
         resp.status = falcon.HTTP_201

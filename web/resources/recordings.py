@@ -12,7 +12,7 @@ from spectree import Response
 from actors.recordings import Playback, accept_recording_callback, request_playback
 from db import recordings_store as store
 from db.businesses import get_business
-from prosaas.clients import twilio_recordings
+from prosaas.clients import twilio_callbacks, twilio_recordings
 from prosaas.errors import error_class
 from web.resources.jobs import Error
 from web.input_guard import DatabaseId
@@ -26,12 +26,13 @@ RANGE_CHUNK = 64 * 1024
 
 class RecordingCallbackQuery(BaseModel):
     business_id: DatabaseId
+    token: str = Field(default="", max_length=64)
 
 
 class RecordingCallbackForm(BaseModel):
-    """Twilio's RecordingStatusCallback fields we use (others are ignored, but signed)."""
+    """Twilio's RecordingStatusCallback fields we use (the other Twilio parameters are ignored)."""
 
-    AccountSid: Optional[str] = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    AccountSid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     CallSid: str = Field(pattern=r"^CA[0-9a-fA-F]{32}$")
     RecordingSid: str = Field(pattern=r"^RE[0-9a-fA-F]{32}$")
     RecordingUrl: Optional[str] = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2000)
@@ -54,7 +55,11 @@ def public_url(req, settings) -> str:
 
 
 class TwilioRecordingStatus:
-    """POST /twilio/recording-status?business_id=ID: signed by Twilio; 204 at once, the download is queued."""
+    """POST /twilio/recording-status?business_id=ID&token=T: signed by Twilio; 204 at once, the download is queued.
+
+    The token binds the URL to the business (see prosaas.clients.twilio_callbacks): a signed callback
+    replayed with another business_id, or with a form field Twilio never sends, is refused.
+    """
 
     auth = "signed"
     max_body_bytes = 64 * 1024  # Twilio's callback form is ~1 KB: read no more before checking the signature
@@ -73,10 +78,27 @@ class TwilioRecordingStatus:
                         bool(req.get_header("X-Twilio-Signature")))
             raise falcon.HTTPForbidden(title="Forbidden", description="Invalid or missing X-Twilio-Signature.")
         try:
-            query = RecordingCallbackQuery(business_id=req.get_param("business_id"))
+            query = RecordingCallbackQuery(business_id=req.get_param("business_id"),
+                                           token=req.get_param("token") or "")
+        except ValidationError as exc:
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=_problems(exc)) from None
+        if not twilio_callbacks.token_is_valid(settings, query.business_id, query.token):
+            log.warning("TWILIO_CALLBACK_TOKEN_INVALID business_id=%s has_token=%s", query.business_id,
+                        bool(query.token))
+            raise falcon.HTTPForbidden(title="Forbidden",
+                                       description="The callback URL's token does not match its business_id.")
+        unexpected = twilio_callbacks.unexpected_parameters(form)
+        if unexpected:
+            raise falcon.HTTPUnprocessableEntity(
+                title="Invalid request",
+                description=f"{unexpected[0][:64]}: not a Twilio RecordingStatusCallback parameter")
+        try:
             fields = RecordingCallbackForm(**params)
         except ValidationError as exc:
             raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=_problems(exc)) from None
+        if fields.AccountSid != settings.twilio_account_sid:
+            log.warning("TWILIO_CALLBACK_ACCOUNT_MISMATCH business_id=%s", query.business_id)
+            raise falcon.HTTPForbidden(title="Forbidden", description="AccountSid is not this install's account.")
         if fields.RecordingStatus == "completed" and not fields.RecordingUrl:
             raise falcon.HTTPUnprocessableEntity(title="Invalid request",
                                                  description="RecordingUrl: required for a completed recording")

@@ -9,7 +9,7 @@ from spectree import Response
 
 from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
 from db import recordings_store as store
-from prosaas.clients import recording_files
+from prosaas.clients import recording_files, transcription
 from prosaas.errors import error_class
 from web.resources.jobs import Error
 from web.spec import api
@@ -64,6 +64,16 @@ def _chunks(stream, first: bytes):
         yield chunk
 
 
+def refuse_overlong(path, max_seconds: int) -> None:
+    """422 (and the file deleted) when the audio's header says it lasts longer than SESSION_MAX_SECONDS."""
+    try:
+        transcription.refuse_declared_overlong(path, max_seconds)
+    except transcription.BadAudio as exc:
+        recording_files.delete(path)
+        raise falcon.HTTPUnprocessableEntity(title="Audio too long",
+                                             description=f"{exc} (SESSION_MAX_SECONDS).") from None
+
+
 class Accepted(BaseModel):
     session_id: str
     job_id: str
@@ -105,6 +115,7 @@ class Sessions:
         except recording_files.TooLarge:
             raise falcon.HTTPContentTooLarge(title="Audio too large",
                                              description=f"The audio file is over the {limit}-byte limit.") from None
+        refuse_overlong(path, req.context.runtime.settings.session_max_seconds)
         try:
             session_id, job_id = start_audio_session(business_id, session_id=session_id, relative_path=relative,
                                                      size_bytes=size, content_type=content_type, filename=filename)

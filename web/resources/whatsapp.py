@@ -7,6 +7,7 @@ import logging
 from typing import Optional
 
 import falcon
+import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spectree import Response
 
@@ -18,6 +19,7 @@ from web.spec import api
 
 log = logging.getLogger("prosaas.web.whatsapp")
 SIGNATURE_HEADER = "X-Signature"
+REPLAY_WINDOW_SECONDS = 24 * 3600
 
 
 class WebhookMessage(BaseModel):
@@ -55,6 +57,34 @@ def _signature_ok(secret: str, body: bytes, header: Optional[str]) -> bool:
     return hmac.compare_digest(signature_for(secret, body).encode(), header.strip().lower().encode())
 
 
+class ReplayGuard:
+    """Each accepted signed body once: its SHA-256 is kept REPLAY_WINDOW_SECONDS (SET NX EX), and a body seen
+    again is answered 202 with the first job's id, without a second job."""
+
+    def __init__(self, runtime):
+        self.client = runtime.redis
+        self.keys = runtime.keys
+
+    def _key(self, body: bytes) -> str:
+        return self.keys("whatsapp", "seen", hashlib.sha256(body).hexdigest())
+
+    def claim(self, body: bytes) -> tuple[bool, Optional[str]]:
+        """(True, None) the first time a body is seen; (False, first job id or None) for a replay."""
+        key = self._key(body)
+        if self.client.set(key, "", nx=True, ex=REPLAY_WINDOW_SECONDS):
+            return True, None
+        return False, (self.client.get(key) or b"").decode() or None
+
+    def remember_job(self, body: bytes, job_id: str) -> None:
+        self.client.set(self._key(body), job_id, xx=True, keepttl=True)
+
+    def forget(self, body: bytes) -> None:
+        try:
+            self.client.delete(self._key(body))
+        except redis.RedisError:
+            pass  # Redis is down: the enqueue failed for the same reason, and the key expires anyway
+
+
 class WhatsAppWebhook:
     auth = "signed"
     max_body_bytes = 2 * 1024 * 1024  # read no more than this before the signature is checked (413 above)
@@ -65,7 +95,8 @@ class WhatsAppWebhook:
         """Baileys webhook: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`; answers 202 at once.
 
         Body: `{"business_id": int, "messages": [{"id", "from", "text", "timestamp", "fromMe"?}]}` (read raw
-        for the signature, then validated: 401 bad signature, 422 malformed, 404 unknown business).
+        for the signature, then validated: 401 bad signature, 422 malformed, 404 unknown business). A body
+        accepted within the last 24 h is a replay: 202 with the first job's id, nothing enqueued.
         """
         secret = req.context.runtime.settings.whatsapp_webhook_secret
         if not secret:
@@ -88,10 +119,23 @@ class WhatsAppWebhook:
                                           description=f"No business {payload.business_id}.")
         job_id = None
         if payload.messages:
+            replays = ReplayGuard(req.context.runtime)
+            first, job_id = replays.claim(body)
+            if not first:
+                log.info("WHATSAPP_WEBHOOK_REPLAY business_id=%s messages=%d job_id=%s", payload.business_id,
+                         len(payload.messages), job_id or "-")
+                resp.status = falcon.HTTP_202
+                resp.media = {"job_id": job_id, "messages": len(payload.messages)}
+                return
             messages = [m.model_dump(by_alias=True) for m in payload.messages]
-            enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
-                                       kwargs={"messages": messages})
+            try:
+                enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
+                                           kwargs={"messages": messages})
+            except Exception:
+                replays.forget(body)  # not accepted after all: the sender's retry must be processed
+                raise
             job_id = enqueued.job_id
+            replays.remember_job(body, job_id)
         log.info("WHATSAPP_WEBHOOK_ACCEPTED business_id=%s messages=%d job_id=%s", payload.business_id,
                  len(payload.messages), job_id or "-")
         resp.status = falcon.HTTP_202
