@@ -11,13 +11,14 @@ text, so `job_id="x level=ERROR"` stays one value.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import sys
 import time
 import traceback
-from typing import Any
+from typing import Any, Optional
 
 EVENT_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 # key=%s, key="%s", key=%d, key=%.1f ... in a format string: one field per placeholder.
@@ -26,18 +27,25 @@ PLACEHOLDER = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
 RESERVED_KEYS = ("ts", "level", "logger", "event", "message", "exc")
 UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
 NEEDS_QUOTES = re.compile(r'[\s"=]')
+PLAIN_VALUE_SPOILER = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029\\\s"=]')
 ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def _escape_match(match: re.Match) -> str:
+    char = match.group()
+    return ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
 
 
 def escape_text(text: str) -> str:
     """Control characters (and line/paragraph separators, and the backslash) as visible escapes."""
-    return UNSAFE_CHARACTER.sub(lambda m: ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"
-                                                      if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"),
-                                text)
+    return UNSAFE_CHARACTER.sub(_escape_match, text) if UNSAFE_CHARACTER.search(text) else text
 
 
 def text_value(value: Any) -> str:
-    text = escape_text("-" if value is None else str(value))
+    text = "-" if value is None else str(value)
+    if text and not PLAIN_VALUE_SPOILER.search(text):  # the common case: one regex search, nothing to do
+        return text
+    text = escape_text(text)
     if not text or NEEDS_QUOTES.search(text):
         return '"' + text.replace('"', '\\"') + '"'
     return text
@@ -55,25 +63,34 @@ def log_event(logger: logging.Logger, level: int, event: str, /, **fields: Any) 
         logger.log(level, event, extra={"event_fields": fields})
 
 
-def _placeholders(template: str) -> list[int]:
-    return [m.start() for m in PLACEHOLDER.finditer(template.replace("%%", "\0\0"))]
+@functools.lru_cache(maxsize=2048)
+def _template_plan(template: str) -> tuple[Optional[str], tuple, str]:
+    """(event name, field name or None per placeholder, the template with each field as `key=%s`).
+
+    Templates are constants in the code, so each is read once.
+    """
+    event = template.split(" ", 1)[0]
+    if not EVENT_NAME.match(event):
+        return None, (), template
+    names = {m.start(3): m.group(1) for m in TEMPLATE_FIELD.finditer(template)}
+    positions = [m.start() for m in PLACEHOLDER.finditer(template.replace("%%", "\0\0"))]
+    return event, tuple(names.get(pos) for pos in positions), TEMPLATE_FIELD.sub(r"\1=%s", template)
 
 
 def event_of(record: logging.LogRecord) -> tuple[str | None, dict[str, Any]]:
     """(event name, fields) of a record, taken from data: log_event's fields, or the template's args."""
-    fields = getattr(record, "event_fields", None)
-    template = record.msg if isinstance(record.msg, str) else ""
-    event = template.split(" ", 1)[0]
-    if not EVENT_NAME.match(event):
+    if not isinstance(record.msg, str):
         return None, {}
+    event, names, _ = _template_plan(record.msg)
+    if event is None:
+        return None, {}
+    fields = getattr(record, "event_fields", None)
     if fields is not None:
         return event, dict(fields)
     args = record.args if isinstance(record.args, tuple) else ()
-    positions = _placeholders(template)
-    if len(positions) != len(args):
+    if len(names) != len(args):
         return event, {}
-    names = {m.start(3): m.group(1) for m in TEMPLATE_FIELD.finditer(template)}
-    return event, {names[pos]: arg for pos, arg in zip(positions, args) if pos in names}
+    return event, {name: arg for name, arg in zip(names, args) if name is not None}
 
 
 class JsonFormatter(logging.Formatter):
@@ -133,12 +150,12 @@ class TextFormatter(logging.Formatter):
         if not args or not isinstance(record.msg, str):
             return escape_text(record.getMessage())
         # A `key=%s` placeholder gets a quoted-when-needed value; any other one an escaped value.
-        template, positions = record.msg, _placeholders(record.msg)
-        fields = {m.start(3) for m in TEMPLATE_FIELD.finditer(template)} if len(positions) == len(args) else set()
+        event, names, fields_template = _template_plan(record.msg)
         try:
-            values = tuple(text_value(a) if pos in fields else _inline_value(a) for pos, a in zip(positions, args))
-            return TEMPLATE_FIELD.sub(lambda m: f"{m.group(1)}=%s", template) % values if fields else \
-                template % tuple(_inline_value(a) for a in args)
+            if event is not None and len(names) == len(args):
+                return fields_template % tuple(text_value(a) if name else _inline_value(a)
+                                               for name, a in zip(names, args))
+            return record.msg % tuple(_inline_value(a) for a in args)
         except (TypeError, ValueError):
             return escape_text(record.getMessage())
 

@@ -44,25 +44,50 @@ def _invalid(where: str, problem: str) -> falcon.HTTPUnprocessableEntity:
     return falcon.HTTPUnprocessableEntity(title="Invalid request", description=f"{where}: {problem}")
 
 
-def check_body_value(value: Any, where: str = "body") -> None:
-    """Walk a parsed body (iteratively): refuse control characters in any string and nesting past the cap."""
-    pending = [(value, where, 1)]
+def _first_problem(value: Any) -> Optional[tuple[int, Any, str]]:
+    """(index in walk order, node, problem) of the first refused node, walking iteratively without paths."""
+    pending = [(value, 1)]
+    index = 0
     while pending:
-        node, path, depth = pending.pop()
+        node, depth = pending.pop()
+        index += 1
         if depth > MAX_JSON_DEPTH:
-            raise _invalid(path, f"nested deeper than {MAX_JSON_DEPTH} levels")
+            return index, node, f"nested deeper than {MAX_JSON_DEPTH} levels"
         if isinstance(node, str):
-            problem = control_character_problem(node, multiline=True)
-            if problem:
-                raise _invalid(path, problem)
+            if TEXT_CONTROL_CHARACTER.search(node):
+                return index, node, control_character_problem(node, multiline=True)
         elif isinstance(node, dict):
             for key, item in node.items():
-                problem = control_character_problem(str(key))
-                if problem:
-                    raise _invalid(f"{path} (a key)", problem)
-                pending.append((item, f"{path}.{str(key)[:40]}", depth + 1))
+                if CONTROL_CHARACTER.search(str(key)):
+                    return index, node, "a key: " + control_character_problem(str(key))
+                pending.append((item, depth + 1))
         elif isinstance(node, list):
-            pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(node))
+            pending.extend((item, depth + 1) for item in node)
+    return None
+
+
+def _path_to(value: Any, target_index: int, where: str) -> str:
+    """The path (body.a[3].b) of the node _first_problem found, by the same walk with paths: only on refusal."""
+    pending = [(value, where)]
+    index = 0
+    while pending:
+        node, path = pending.pop()
+        index += 1
+        if index == target_index:
+            return path
+        if isinstance(node, dict):
+            pending.extend((item, f"{path}.{str(key)[:40]}") for key, item in node.items())
+        elif isinstance(node, list):
+            pending.extend((item, f"{path}[{n}]") for n, item in enumerate(node))
+    return where
+
+
+def check_body_value(value: Any, where: str = "body") -> None:
+    """Refuse (422) control characters in any string or key of a parsed body, and nesting past the cap."""
+    found = _first_problem(value)
+    if found is not None:
+        index, _node, problem = found
+        raise _invalid(_path_to(value, index, where), problem)
 
 
 def parse_json_body(data: bytes | str) -> Any:
