@@ -104,11 +104,10 @@ def local_recording(runtime, business):
 
 @pytest.mark.parametrize("header", ["bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000,
                                     "bytes=0-" + "9" * 5000])
-def test_range_with_5000_digits_is_not_a_500(client, business, local_recording, header):
+def test_range_with_5000_digits_is_416(client, business, local_recording, header):
     result = client.simulate_get(f"/api/calls/{local_recording}/recording",
                                  headers={**business.headers, "Range": header})
-    assert result.status_code < 500, result.text
-    assert result.status_code in (200, 206, 416)
+    assert result.status_code == 416, result.text
 
 
 def test_a_plain_range_still_works(client, business, local_recording):

@@ -177,14 +177,17 @@ class CallResource:
 
 
 ByteRange = tuple[int, int]  # inclusive first and last byte
+RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-9]{0,18})[ \t]*")
+LONG_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*[0-9]*[ \t]*-[ \t]*[0-9]*[ \t]*")
 
 
 def parse_range(header: Optional[str], size: int) -> Optional[ByteRange | str]:
     """One byte range from a Range header: (first, last), None to send it all, or "unsatisfiable"."""
     if not header:
         return None
-    # At most 18 digits: past any file size, and int() never meets a 5,000-digit number.
-    match = re.fullmatch(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-9]{0,18})[ \t]*", header)
+    match = RANGE.fullmatch(header)
+    if match is None and LONG_RANGE.fullmatch(header):
+        return "unsatisfiable"  # a position of 19+ digits: past any file, and int() never sees 5,000 digits
     if not match or (not match.group(1) and not match.group(2)):
         return None  # multiple ranges or garbage: RFC 9110 lets us ignore it and send everything
     first, last = match.group(1), match.group(2)
