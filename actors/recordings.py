@@ -38,8 +38,11 @@ MAX_PRIORITY_REENQUEUES = 2  # after the first priority download: at most this m
 @dramatiq.actor(queue_name="recordings", job_type="recording_download",
                 per_business=lambda: get_settings().recordings_per_business,
                 max_retries=6, min_backoff=1_000, max_backoff=30_000, time_limit=15 * 60 * 1000)
-def download_recording(business_id: int, recording_sid: str) -> dict:
-    """Download a recording (retrying Twilio's early 404 and 5xx), then queue its transcription."""
+def download_recording(business_id: int, recording_sid: str, call_sid: Optional[str] = None) -> dict:
+    """Download a recording (retrying Twilio's early 404 and 5xx), then queue its transcription.
+
+    `call_sid` only names the call in the slot log lines (SLOT_ACQUIRED/SLOT_RELEASED call_sid=…).
+    """
     downloaded = work.perform_download(download_recording, business_id, recording_sid)
     queue_transcription(business_id, recording_sid)
     return {"recording_sid": recording_sid, "bytes": downloaded.size_bytes,
@@ -87,7 +90,7 @@ def accept_recording_callback(business_id: int, *, call_sid: str, recording_sid:
         return "duplicate"
     try:
         enqueued = enqueue_tracked(download_recording, business_id=business_id,
-                                   kwargs={"recording_sid": recording_sid})
+                                   kwargs={"recording_sid": recording_sid, "call_sid": call_sid})
     except BrokerUnavailable:
         with database.session() as session:
             store.delete_recording_row(session, recording_id)
@@ -200,7 +203,8 @@ def _enqueue_priority(business_id: int, recording: Recording, previous: Optional
         store.revive_failed_for_priority(session, recording.id)
     try:
         enqueued = enqueue_tracked(download_recording, business_id=business_id,
-                                   kwargs={"recording_sid": recording.recording_sid}, queue_name="high")
+                                   kwargs={"recording_sid": recording.recording_sid, "call_sid": recording.call_sid},
+                                   queue_name="high")
     except BrokerUnavailable:
         with database.session() as session:
             store.settle_priority_claim(session, recording.id, token, None)

@@ -10,12 +10,14 @@ from typing import Optional
 from dramatiq.middleware import CurrentMessage
 
 from db import recordings_store as store
+from db.businesses import get_business
 from db.base import utcnow
 from db.models.recordings import RecordingStatus
-from prosaas.clients import recording_files, transcription, twilio_recordings
+from prosaas.clients import recording_files, transcription, twilio_api, twilio_recordings
 from prosaas.errors import BadInput, PermanentError
 from prosaas.middleware.retries import DEFAULT_MAX_RETRIES, describe_error
 from prosaas.runtime import get_runtime
+from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.recordings")
 
@@ -90,8 +92,10 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
         if recording.status != RecordingStatus.READY or not recording.file_path:
             raise PermanentError(f"recording {recording_sid} is not stored locally (status {recording.status})")
         path = recording_files.absolute(recording.file_path)
+        business = get_business(session, business_id)
+        language = business.transcription_language if business else None
     try:
-        transcript = transcription.transcribe(path, "audio/mpeg")
+        transcript = transcription.transcribe(path, "audio/mpeg", language=language)
     except Exception as exc:
         if is_final_attempt(actor, exc):
             with database.session() as session:
@@ -115,26 +119,35 @@ def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP
     """
     database = get_runtime().database
     cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
-    after_id, expired, files_deleted, already_gone = 0, 0, 0, 0
+    after_id, expired, files_deleted, already_gone, kept_for_twilio = 0, 0, 0, 0, 0
+    delete_at_twilio = get_settings().recordings_delete_at_twilio
     while True:
         with database.session() as session:
-            batch = [(r.id, r.file_path) for r in store.expired_recordings(
+            batch = [(r.id, r.file_path, r.recording_sid) for r in store.expired_recordings(
                 session, downloaded_before=cutoff, after_id=after_id, limit=batch_size)]
         if not batch:
             break
-        for _id, relative in batch:
+        cleared = []
+        for recording_id, relative, recording_sid in batch:
+            # Our copy goes only once Twilio's is gone too (when asked to delete it): never neither copy left
+            # to play while Twilio still bills for one, and a refusal is tried again at the next cleanup.
+            if delete_at_twilio and not twilio_api.delete_recording(recording_sid):
+                kept_for_twilio += 1
+                continue
             if relative and recording_files.delete(recording_files.absolute(relative)):
                 files_deleted += 1
             else:
                 already_gone += 1
+            cleared.append(recording_id)
         with database.session() as session:
-            store.mark_expired(session, [recording_id for recording_id, _ in batch])
-        expired += len(batch)
+            store.mark_expired(session, cleared)
+        expired += len(cleared)
         after_id = batch[-1][0]
         log.info("RECORDINGS_CLEANUP_BATCH expired=%d files_deleted=%d last_id=%d", len(batch), files_deleted,
                  after_id)
     stale_parts = recording_files.remove_stale_parts()
-    log.info("RECORDINGS_CLEANUP_DONE expired=%d files_deleted=%d already_gone=%d stale_parts=%d retention_days=%d",
-             expired, files_deleted, already_gone, stale_parts, retention_days)
+    log.info("RECORDINGS_CLEANUP_DONE expired=%d files_deleted=%d already_gone=%d kept_for_twilio=%d "
+             "stale_parts=%d retention_days=%d", expired, files_deleted, already_gone, kept_for_twilio, stale_parts,
+             retention_days)
     return {"expired": expired, "files_deleted": files_deleted, "already_gone": already_gone,
-            "stale_parts": stale_parts}
+            "kept_for_twilio": kept_for_twilio, "stale_parts": stale_parts}

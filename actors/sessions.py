@@ -1,7 +1,7 @@
 """Audio sessions (the original ML worker): process an uploaded recording into duration, segments, speakers, words.
 
-Three retries at 5/10/20 s; after the last one the session is `failed` with the error. Audio longer than
-SESSION_MAX_SECONDS (by its header or once decoded) fails at once as BadAudio.
+Three retries at exactly 5/10/20 s (no jitter); after the last one the session is `failed` with the error.
+Audio longer than SESSION_MAX_SECONDS (by its header or once decoded) fails at once as BadAudio.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ SESSIONS_DIR = "sessions"
 
 
 @dramatiq.actor(queue_name="default", job_type="audio_session", max_retries=3, min_backoff=5_000,
-                per_business=lambda: get_settings().sessions_per_business, time_limit=30 * 60 * 1000)
+                per_business=lambda: get_settings().sessions_per_business, backoff_jitter=False,
+                time_limit=30 * 60 * 1000)
 def process_audio_session(business_id: int, session_id: str) -> dict:
     database = get_runtime().database
     with database.session() as session:

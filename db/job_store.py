@@ -173,6 +173,21 @@ def record_retry(session: Session, job_id: str, *, error: str, reason: str) -> N
     )
 
 
+def hand_on_job(session: Session, job_id: str, *, message_id: str) -> bool:
+    """A running job goes on in a continuation message: queued for it, progress and cursor kept.
+
+    The attempt is given back (the continuation's claim counts it again): handing on is not a retry.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING)
+        .values(status=JobStatus.QUEUED, message_id=message_id, attempts=BackgroundJob.attempts - 1,
+                updated_at=now, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def update_progress(session: Session, job_id: str, *, total: Optional[int] = None,
                     processed: Optional[int] = None, succeeded: Optional[int] = None,
                     failed: Optional[int] = None, cursor: Optional[dict] = None,

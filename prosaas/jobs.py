@@ -1,7 +1,9 @@
 """Tracked jobs: the one way to start one, report its progress, and pause/resume/cancel/retry it."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -15,7 +17,8 @@ from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobStatus
 from prosaas.dead_letters import discard_dead_letter
 from prosaas.errors import BrokerUnavailable, error_class
-from prosaas.middleware.tracking import current_job_id
+from prosaas.middleware.tracking import HandedOn, current_job_id
+from prosaas.queue_stats import consumer_map
 from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.jobs")
@@ -160,12 +163,54 @@ class JobProgress:
         with get_runtime().database.session() as session:
             return job_store.update_progress(session, self.job_id, **counts)
 
+    def hand_on(self) -> HandedOn:
+        """Go on in a continuation message (same job id, cursor and progress kept): return what this gives.
+
+        For a long batch job nearing its time limit: the continuation gets a whole time limit of its own.
+        """
+        from dramatiq.middleware import CurrentMessage
+
+        message = CurrentMessage.get_current_message()
+        continuation = message.copy(message_id=str(uuid.uuid4()),
+                                    options={"continuation": message.options.get("continuation", 0) + 1})
+        with get_runtime().database.session() as session:
+            if not job_store.hand_on_job(session, self.job_id, message_id=continuation.message_id):
+                return HandedOn(self.job_id, None)  # no longer running as ours: nothing to go on with
+        # If Redis refuses it, the exception retries this message, which resumes from the cursor as well.
+        _broker().enqueue(continuation)
+        return HandedOn(self.job_id, continuation.message_id)
+
     def honour(self, action: str) -> None:
         """Stop between batches as asked: 'pause' keeps the cursor, 'cancel' ends the job."""
         status = JobStatus.PAUSED if action == "pause" else JobStatus.CANCELLED
         with get_runtime().database.session() as session:
             job_store.stop_running_job(session, self.job_id, status=status)
         log.info("JOB_%s job_id=%s", "PAUSED" if action == "pause" else "CANCELLED", self.job_id)
+
+
+def job_staleness(job: BackgroundJob, *, consumed_queues: Optional[set[str]] = None) -> dict[str, Any]:
+    """`{"stale", "stale_reason"}` for a business's own view: why its job is not moving, if it is stuck.
+
+    A queued job whose queue no live worker consumes cannot start; a running job whose heartbeat stopped
+    (or a queued one put back after that) lost its worker. `consumed_queues` defaults to the live workers'.
+    """
+    reason = None
+    if job.status == JobStatus.RUNNING:
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=get_runtime().settings.job_stale_after_seconds)
+        if job.heartbeat_at is None or _aware(job.heartbeat_at) < cutoff:
+            reason = "worker lost"
+    elif job.status == JobStatus.QUEUED:
+        if consumed_queues is None:
+            consumed_queues = {queue for queue, workers in consumer_map().items() if workers}
+        if job.queue not in consumed_queues:
+            reason = f"no worker consumes queue {job.queue}"
+        elif job.error_reason == "worker_lost":
+            reason = "worker lost"
+    return {"stale": reason is not None, "stale_reason": reason}
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def job_view(job: BackgroundJob, *, detail: bool = True) -> dict[str, Any]:

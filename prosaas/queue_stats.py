@@ -69,3 +69,22 @@ def consumer_map(workers: list[dict[str, Any]] | None = None) -> dict[str, list[
 
 def queues_without_consumer(workers=None) -> list[str]:
     return [queue for queue, names in consumer_map(workers).items() if not names]
+
+
+def worker_config(workers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the live workers really consume, from their own heartbeats (never this process's environment)."""
+    workers = live_workers() if workers is None else workers
+    consumers = consumer_map(workers)
+    consumed = {queue for worker in workers if worker.get("alive") for queue in worker.get("queues", [])}
+    configured = [queue for queue in ALL_QUEUES if queue in consumed] + sorted(consumed - set(ALL_QUEUES))
+    return {
+        "queues": list(ALL_QUEUES),
+        "configured_queues": configured,
+        "listens_to_maintenance": "maintenance" in consumed,
+        "workers": [{"worker": w["worker"], "host": w.get("host"), "pid": w.get("pid"),
+                     "service_role": w.get("service_role", w.get("role", "worker")),
+                     "queues": w.get("queues", []), "listens_to_maintenance": "maintenance" in w.get("queues", []),
+                     "alive": w["alive"], "age_s": w["age_s"]} for w in workers],
+        "consumers": consumers,
+        "queues_without_consumer": [q for q, names in consumers.items() if not names],
+    }

@@ -30,6 +30,7 @@ class Business(Base):
     api_key_prefix: Mapped[str] = mapped_column(String(16), index=True)
     api_key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    transcription_language: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)  # else the setting's
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -54,8 +54,12 @@ def cmd_web(args, settings) -> int:
 
 
 def cmd_worker(args, settings) -> int:
-    queues = (args.queues or ",".join(settings.consumed_queues)).split(",")
-    from prosaas.settings import ALL_QUEUES
+    from prosaas.settings import ALL_QUEUES, split_queue_list
+
+    queues, ignored = split_queue_list(args.queues or ",".join(settings.consumed_queues))
+    if ignored:
+        print(f"prosaas: deprecated: queue {','.join(ignored)} in --queues is ignored: its work runs on "
+              "`maintenance`", file=sys.stderr)
 
     unknown = [q for q in queues if q not in ALL_QUEUES]
     if unknown:

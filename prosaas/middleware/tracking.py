@@ -27,6 +27,16 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 OUTCOME_WRITE_DELAYS = (0.5, 1, 2, 4, 5, 5)  # seconds between attempts to record an outcome (database down)
 
 
+class HandedOn:
+    """What a tracked actor returns when its job goes on in a continuation message (same job id).
+
+    The row was already handed to the continuation (queued, progress kept): no outcome is recorded.
+    """
+
+    def __init__(self, job_id: str, message_id: str):
+        self.job_id, self.message_id = job_id, message_id
+
+
 class ClaimUnavailable(MiddlewareError):
     """The job row could not be claimed (database unreachable): this delivery fails and is retried.
 
@@ -96,6 +106,9 @@ class JobTracking(Middleware):
             except ValueError:
                 current_job_id.set(None)
         if job_id is None:
+            return
+        if exception is None and isinstance(result, HandedOn):
+            log.info("JOB_HANDED_ON job_id=%s message_id=%s", job_id, result.message_id)
             return
         for delay in (*OUTCOME_WRITE_DELAYS, None):  # the work is done: keep trying to record it
             try:

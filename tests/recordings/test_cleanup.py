@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import update
 
 from actors.recordings import cleanup_recordings
@@ -15,8 +16,8 @@ from tests.recordings.helpers import recording_row
 from tests.support.fake_twilio import new_sid
 
 
-def stored_recording(runtime, business_id: int, age_days: float) -> str:
-    sid = new_sid("RE")
+def stored_recording(runtime, business_id: int, age_days: float, recording_sid: str = "") -> str:
+    sid = recording_sid or new_sid("RE")
     relative, path = recording_file(business_id, sid)
     recording_files.write_atomically(path, [b"mp3-bytes"], expected_size=9)
     with runtime.database.session() as session:
@@ -48,3 +49,40 @@ def test_cleanup_deletes_old_files_in_batches_and_is_idempotent(runtime, busines
     again = cleanup_recordings()  # the periodic actor, called directly: nothing left to do
     assert again["expired"] == 0 and again["files_deleted"] == 0
     assert cleanup_recordings.queue_name == "maintenance" and str(cleanup_recordings.options["periodic"])
+
+
+def test_retention_defaults_to_7_days():
+    from prosaas.settings import Settings
+
+    assert Settings(_env_file=None).recordings_retention_days == 7
+
+
+@pytest.fixture
+def delete_at_twilio(monkeypatch, fake_twilio):
+    """RECORDINGS_DELETE_AT_TWILIO=1 with the twilio library's API base URL pointed at the fake Twilio."""
+    from prosaas.settings import reset_settings_cache
+
+    monkeypatch.setenv("RECORDINGS_DELETE_AT_TWILIO", "1")
+    monkeypatch.setenv("TWILIO_API_BASE_URL", fake_twilio.base)
+    reset_settings_cache()
+    yield fake_twilio
+    monkeypatch.undo()
+    reset_settings_cache()
+
+
+def test_with_delete_at_twilio_the_local_copy_goes_only_after_twilios(runtime, business, delete_at_twilio):
+    fake = delete_at_twilio
+    retention = runtime.settings.recordings_retention_days
+    sid = stored_recording(runtime, business.id, retention + 1, recording_sid=fake.add(business.id))
+
+    fake.refuse_deletes = True  # Twilio refuses: both copies stay, the next cleanup tries again
+    refused = cleanup_expired_recordings(retention_days=retention)
+    assert refused["kept_for_twilio"] >= 1 and fake.deleted == []
+    assert recording_row(sid).status == "ready" and recording_file(business.id, sid)[1].exists()
+
+    fake.refuse_deletes = False
+    cleanup_expired_recordings(retention_days=retention)
+    assert fake.deleted == [sid]  # the DELETE went through the twilio library to the fake server
+    row = recording_row(sid)
+    assert row.status == "expired" and row.file_path is None
+    assert not recording_file(business.id, sid)[1].exists()

@@ -9,7 +9,7 @@ from spectree import Response
 
 from db import job_store
 from db.models.core import JobStatus
-from prosaas.jobs import control_job, job_view
+from prosaas.jobs import control_job, job_staleness, job_view
 from web.auth import scope
 from web.spec import api
 
@@ -47,6 +47,8 @@ class JobOut(BaseModel):
     finished_at: Optional[str]
     heartbeat_at: Optional[str]
     updated_at: Optional[str]
+    stale: Optional[bool] = None            # GET /api/jobs/{id}: the job is stuck, and why
+    stale_reason: Optional[str] = None
 
 
 class JobList(BaseModel):
@@ -80,7 +82,7 @@ class JobItem:
             job = job_store.get_job(session, job_id, scope(req))
             if job is None:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
-            resp.media = job_view(job, detail=req.context.is_admin)
+            resp.media = {**job_view(job, detail=req.context.is_admin), **job_staleness(job)}
 
 
 class JobAction:
