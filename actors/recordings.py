@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import dramatiq
@@ -56,7 +55,7 @@ def transcribe_recording(business_id: int, recording_sid: str) -> dict:
 
 @dramatiq.actor(queue_name="maintenance", periodic=cron("0 4 * * *"), time_limit=60 * 60 * 1000)
 def cleanup_recordings() -> dict:
-    """Daily: delete local recording files past RECORDINGS_RETENTION_DAYS."""
+    """Daily: delete stored recording files past RECORDINGS_RETENTION_DAYS."""
     return work.cleanup_expired_recordings(retention_days=get_settings().recordings_retention_days)
 
 
@@ -128,7 +127,7 @@ class Playback:
 
     state: str                       # ready | pending | stuck | failed | absent
     recording: Recording
-    path: Optional[Path] = None
+    file: Optional[recording_files.StoredFile] = None
     job: Optional[BackgroundJob] = None
     detail: str = ""
 
@@ -142,7 +141,7 @@ def _active(job: Optional[BackgroundJob]) -> bool:
 
 
 def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
-    """The local file of the call's recording, or the priority download that will bring it. None: no such call."""
+    """The stored file of the call's recording, or the priority download that will bring it. None: no such call."""
     database = get_runtime().database
     stuck_after = dt.timedelta(seconds=get_settings().recording_stuck_after_seconds)
     with database.session() as session:
@@ -150,9 +149,9 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
         if recording is None:
             return None
         if recording.status == RecordingStatus.READY and recording.file_path:
-            path = recording_files.absolute(recording.file_path)
-            if recording_files.existing_size(path) == recording.size_bytes:
-                return Playback("ready", recording, path=path)
+            file = recording_files.StoredFile(recording.file_path)
+            if recording_files.existing_size(file) == recording.size_bytes:  # StorageUnavailable: the caller's 503
+                return Playback("ready", recording, file=file)
         if recording.status == RecordingStatus.ABSENT:
             return Playback("absent", recording, detail="Twilio reported that this call has no recording.")
         claim = recording.priority_job_id or ""

@@ -1,10 +1,9 @@
-"""What the recording actors do: download to local storage, transcribe, and delete files past retention."""
+"""What the recording actors do: download into the shared store, transcribe, and delete files past retention."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from dramatiq.middleware import CurrentMessage
@@ -41,13 +40,13 @@ class Downloaded:
     fetched: bool
 
 
-def recording_file(business_id: int, recording_sid: str) -> tuple[str, Path]:
-    relative = recording_files.relative_path(business_id, f"{recording_sid}.mp3")
-    return relative, recording_files.absolute(relative)
+def recording_file(business_id: int, recording_sid: str) -> tuple[str, recording_files.StoredFile]:
+    file = recording_files.stored_file(business_id, f"{recording_sid}.mp3")
+    return file.relative, file
 
 
 def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
-    """Fetch one recording to local storage (idempotent) and mark it ready."""
+    """Fetch one recording into the store (idempotent: a complete stored copy is kept) and mark it ready."""
     database = get_runtime().database
     message = CurrentMessage.get_current_message()
     with database.session() as session:
@@ -60,9 +59,9 @@ def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
     log.info("WORKER_PICKED job_type=download queue=%s call_sid=%s business_id=%s recording_sid=%s retry=%s",
              message.queue_name if message else "-", call_sid, business_id, recording_sid,
              message.options.get("retries", 0) if message else 0)
-    relative, path = recording_file(business_id, recording_sid)
+    relative, file = recording_file(business_id, recording_sid)
     try:
-        result = twilio_recordings.download_recording(url, path, expected_size=expected)
+        result = twilio_recordings.download_recording(url, file, expected_size=expected)
     except Exception as exc:
         final = is_final_attempt(actor, exc)
         with database.session() as session:
@@ -73,12 +72,14 @@ def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
         log.warning("WORKER_DOWNLOAD_%s call_sid=%s business_id=%s recording_sid=%s error=%s",
                     "FAILED" if final else "RETRY", call_sid, business_id, recording_sid, type(exc).__name__)
         raise
-    duration_s = transcription.audio_duration(path) or (float(fallback_duration) if fallback_duration else None)
+    with recording_files.local_copy(file) as path:
+        measured = transcription.audio_duration(path)
+    duration_s = measured or (float(fallback_duration) if fallback_duration else None)
     with database.session() as session:
         store.mark_downloaded(session, recording_sid, file_path=relative, size_bytes=result.size_bytes,
                               duration_s=duration_s, download_ms=result.duration_ms if result.fetched else None)
     log.info("WORKER_DOWNLOAD_DONE call_sid=%s business_id=%s recording_sid=%s file=%s bytes=%d duration_ms=%d "
-             "fetched=%s", call_sid, business_id, recording_sid, path.name, result.size_bytes, result.duration_ms,
+             "fetched=%s", call_sid, business_id, recording_sid, file.name, result.size_bytes, result.duration_ms,
              str(result.fetched).lower())
     return Downloaded(recording_sid, result.size_bytes, result.duration_ms, result.fetched)
 
@@ -90,12 +91,13 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
         if recording is None:
             raise BadInput(f"no recording {recording_sid} for business {business_id}")
         if recording.status != RecordingStatus.READY or not recording.file_path:
-            raise PermanentError(f"recording {recording_sid} is not stored locally (status {recording.status})")
-        path = recording_files.absolute(recording.file_path)
+            raise PermanentError(f"recording {recording_sid} is not stored (status {recording.status})")
+        file = recording_files.StoredFile(recording.file_path)
         business = get_business(session, business_id)
         language = business.transcription_language if business else None
     try:
-        transcript = transcription.transcribe(path, "audio/mpeg", language=language)
+        with recording_files.local_copy(file) as path:
+            transcript = transcription.transcribe(path, "audio/mpeg", language=language)
     except Exception as exc:
         if is_final_attempt(actor, exc):
             with database.session() as session:
@@ -113,7 +115,7 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
 
 def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP_BATCH,
                                now: Optional[dt.datetime] = None) -> dict:
-    """Delete local files of recordings downloaded more than `retention_days` ago; mark them and their calls.
+    """Delete the stored files of recordings downloaded more than `retention_days` ago; mark them and their calls.
 
     Works in batches by ascending id; running it again finds nothing left to do.
     """
@@ -134,7 +136,7 @@ def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP
             if delete_at_twilio and not twilio_api.delete_recording(recording_sid):
                 kept_for_twilio += 1
                 continue
-            if relative and recording_files.delete(recording_files.absolute(relative)):
+            if relative and recording_files.delete(recording_files.StoredFile(relative)):
                 files_deleted += 1
             else:
                 already_gone += 1

@@ -38,8 +38,8 @@ def process_audio_session(business_id: int, session_id: str) -> dict:
         relative, content_type, attempt = row.file_path, row.content_type, row.attempts
     log.info("SESSION_PICKED business_id=%s session_id=%s attempt=%d", business_id, session_id, attempt)
     try:
-        transcript = transcription.transcribe(recording_files.absolute(relative, SESSIONS_DIR), content_type,
-                                              max_seconds=get_settings().session_max_seconds)
+        with recording_files.local_copy(recording_files.StoredFile(relative, SESSIONS_DIR)) as path:
+            transcript = transcription.transcribe(path, content_type, max_seconds=get_settings().session_max_seconds)
     except Exception as exc:
         final = is_final_attempt(process_audio_session, exc)
         with database.session() as session:

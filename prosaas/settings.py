@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     database_url: Optional[str] = None
     redis_url: Optional[str] = None
+    redis_sentinels: Optional[str] = None  # host:port,…: find the master through Sentinel (REDIS_URL: db, password)
+    redis_sentinel_master: Optional[str] = Field(default=None, validate_default=True)
+    redis_sentinel_password: str = ""
     redis_namespace: str = Field(default="prosaas", alias="PROSAAS_REDIS_NAMESPACE", pattern=r"^[A-Za-z0-9_.-]+$")
     data_dir: Path = Field(default=Path("var"), alias="PROSAAS_DATA_DIR")
     bind: str = Field(default="127.0.0.1:8000", alias="PROSAAS_BIND", pattern=r"^[^:\s]*:\d{1,5}$")
@@ -160,6 +163,29 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("redis_sentinels", "redis_sentinel_master", mode="before")
+    @classmethod
+    def _blank_sentinel_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value):
+        if value is None:
+            return None
+        for entry in value.split(","):
+            host, _, port = entry.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{entry.strip()!r} is not host:port; give a comma list like 10.0.0.5:26379,…")
+        return value
+
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _sentinel_needs_master(cls, value, info):
+        if info.data.get("redis_sentinels") and not value:
+            raise ValueError("must name the master when REDIS_SENTINELS is set")
+        return value
+
     @field_validator("twilio_recording_hosts", "push_endpoint_hosts")
     @classmethod
     def _allow_list(cls, value, info):
@@ -246,11 +272,18 @@ class Settings(BaseSettings):
 
     @property
     def uses_embedded_redis(self) -> bool:
-        return self.redis_url is None
+        return self.redis_url is None and not self.redis_sentinels
 
     @property
     def effective_redis_url(self) -> str:
-        return self.redis_url or f"unix://{self.embedded_redis_socket}"
+        if self.redis_url:
+            return self.redis_url
+        return "redis://" if self.redis_sentinels else f"unix://{self.embedded_redis_socket}"
+
+    @property
+    def sentinel_addresses(self) -> tuple[tuple[str, int], ...]:
+        entries = [e.strip().rpartition(":") for e in (self.redis_sentinels or "").split(",") if e.strip()]
+        return tuple((host.strip("[]"), int(port)) for host, _, port in entries)
 
     @property
     def consumed_queues(self) -> list[str]:

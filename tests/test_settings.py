@@ -30,6 +30,24 @@ def test_cli_stops_at_start_with_one_line():
         "prosaas: invalid setting REDIS_URL: Value error, must start with redis://, rediss:// or unix://"]
 
 
+def test_sentinel_settings_are_checked_and_replace_the_embedded_server(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings = Settings(_env_file=None, REDIS_SENTINELS="10.0.0.5:26379, 10.0.0.6:26380",
+                        REDIS_SENTINEL_MASTER="main")
+    assert settings.sentinel_addresses == (("10.0.0.5", 26379), ("10.0.0.6", 26380))
+    assert not settings.uses_embedded_redis and settings.effective_redis_url == "redis://"
+    for env, named in (({"REDIS_SENTINELS": "10.0.0.5:26379"}, "REDIS_SENTINEL_MASTER"),
+                       ({"REDIS_SENTINELS": "10.0.0.5", "REDIS_SENTINEL_MASTER": "main"}, "REDIS_SENTINELS")):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        try:
+            load_settings()
+        except SystemExit as exc:
+            assert named in str(exc)
+        else:
+            raise AssertionError(f"{env} accepted")
+
+
 def test_the_replaced_systems_names_are_accepted_each_with_one_deprecation_line():
     result = run_cli("doctor", env={"SERVICE_ROLE": "api", "RQ_QUEUES": "high,default,receipts_sync,maintenance",
                                     "ENABLE_SCHEDULERS": "true", "WORKER_QUEUES": ""})

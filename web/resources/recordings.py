@@ -12,7 +12,8 @@ from spectree import Response
 from actors.recordings import Playback, accept_recording_callback, request_playback
 from db import recordings_store as store
 from db.businesses import get_business
-from prosaas.clients import twilio_callbacks, twilio_recordings
+from prosaas.clients import recording_files, twilio_callbacks, twilio_recordings
+from prosaas.clients.storage import StorageError, StorageUnavailable
 from prosaas.errors import error_class
 from web.resources.jobs import Error
 from web.input_guard import DatabaseId
@@ -21,7 +22,6 @@ from web.spec import api
 log = logging.getLogger("prosaas.web.recordings")
 
 RETRY_AFTER_SECONDS = 2
-RANGE_CHUNK = 64 * 1024
 
 
 class RecordingCallbackQuery(BaseModel):
@@ -203,33 +203,23 @@ def parse_range(header: Optional[str], size: int) -> Optional[ByteRange | str]:
     return start, end
 
 
-class FileRange:
-    """A read()-able window of an open file (no fileno(): a server must not sendfile the whole file)."""
-
-    def __init__(self, handle, first: int, last: int):
-        self.handle = handle
-        self.remaining = last - first + 1
-        handle.seek(first)
-
-    def read(self, size: int = -1) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
-        data = self.handle.read(size)
-        self.remaining -= len(data)
-        return data
-
-    def close(self) -> None:
-        self.handle.close()
+def _storage_unavailable(exc: Exception) -> falcon.HTTPServiceUnavailable:
+    log.warning("RECORDING_STORAGE_UNAVAILABLE error=%s", type(exc.__cause__ or exc).__name__)
+    return falcon.HTTPServiceUnavailable(title="Storage unavailable", retry_after=5,
+                                         description="The recordings store did not answer; try again shortly.")
 
 
 class CallRecording:
-    """GET|HEAD /api/calls/{call_sid}/recording: the mp3 (Range → 206), or 202 while a priority download runs."""
+    """GET|HEAD /api/calls/{call_sid}/recording: the mp3 from the shared store (Range → 206, a ranged GET on
+    the store), or 202 while a priority download runs."""
 
     auth = "business"
 
     def _playback(self, req, resp, call_sid: str) -> Playback:
-        playback = request_playback(req.context.business_id, call_sid)
+        try:
+            playback = request_playback(req.context.business_id, call_sid)
+        except StorageUnavailable as exc:
+            raise _storage_unavailable(exc) from None
         if playback is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No recording for call {call_sid}.")
         if playback.state == "absent":
@@ -265,10 +255,12 @@ class CallRecording:
             resp.status = falcon.HTTP_200
         length = last - first + 1 if size else 0
         resp.content_length = length
-        if not with_body:
+        if not with_body or not length:
             return
-        handle = open(playback.path, "rb")
-        resp.stream = FileRange(handle, first, last) if wanted else handle
+        try:  # a ranged GET on the store: the bytes come from the shared copy, never from Twilio again
+            resp.stream = recording_files.open_range(playback.file, first, last)
+        except StorageError as exc:  # down, or expired between the size check and this read
+            raise _storage_unavailable(exc) from None
 
     @api.validate(resp=Response("HTTP_200", "HTTP_206", "HTTP_416", HTTP_202=Pending, HTTP_404=Error,
                                 HTTP_502=Error, HTTP_503=Error), tags=["calls"])
