@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Optional
 
 import dramatiq
@@ -27,7 +28,7 @@ from prosaas.jobs import enqueue_tracked
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
 
-from actors import recordings_work as work
+import actors.recordings_work as work
 
 log = logging.getLogger("prosaas.recordings")
 
@@ -121,11 +122,19 @@ def queue_transcription(business_id: int, recording_sid: str) -> Optional[str]:
     return enqueued.job_id
 
 
+class PlaybackState(StrEnum):
+    READY = "ready"      # stored: serve the file
+    PENDING = "pending"  # a download is on its way
+    STUCK = "stuck"      # downloads made no progress, re-enqueueing gave up
+    FAILED = "failed"    # the download failed for good
+    ABSENT = "absent"    # Twilio said the call has no recording
+
+
 @dataclass(frozen=True)
 class Playback:
     """What to answer a user who wants to hear a call's recording."""
 
-    state: str                       # ready | pending | stuck | failed | absent
+    state: PlaybackState
     recording: Recording
     file: Optional[recording_files.StoredFile] = None
     job: Optional[BackgroundJob] = None
@@ -151,12 +160,13 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
         if recording.status == RecordingStatus.READY and recording.file_path:
             file = recording_files.StoredFile(recording.file_path)
             if recording_files.existing_size(file) == recording.size_bytes:  # StorageUnavailable: the caller's 503
-                return Playback("ready", recording, file=file)
+                return Playback(PlaybackState.READY, recording, file=file)
         if recording.status == RecordingStatus.ABSENT:
-            return Playback("absent", recording, detail="Twilio reported that this call has no recording.")
+            return Playback(PlaybackState.ABSENT, recording,
+                            detail="Twilio reported that this call has no recording.")
         claim = recording.priority_job_id or ""
         if claim.startswith(store.CLAIM_PREFIX):  # another request is enqueueing it right now
-            return Playback("pending", recording)
+            return Playback(PlaybackState.PENDING, recording)
         priority = job_store.get_job(session, claim) if claim else None
         background = (job_store.get_job(session, recording.download_job_id)
                       if recording.download_job_id else None)
@@ -166,9 +176,9 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
         return _active(job) and now - _last_progress(job) > stuck_after
 
     if _active(priority) and not stuck(priority):
-        return Playback("pending", recording, job=priority)
+        return Playback(PlaybackState.PENDING, recording, job=priority)
     if background is not None and background.status == JobStatus.RUNNING and not stuck(background):
-        return Playback("pending", recording, job=background)
+        return Playback(PlaybackState.PENDING, recording, job=background)
     if recording.priority_enqueues > MAX_PRIORITY_REENQUEUES:
         return _gave_up(recording, priority, stuck(priority))
     return _enqueue_priority(business_id, recording, priority)
@@ -178,7 +188,7 @@ def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool)
     if job is not None and job.status == JobStatus.FAILED and not is_stuck:
         # The business sees this: the error's class and reason, never its text (hosts, ports, URLs).
         detail = f"The recording could not be downloaded ({error_class(job.error)}, {job.error_reason or 'failed'})."
-        return Playback("failed", recording, job=job, detail=detail)
+        return Playback(PlaybackState.FAILED, recording, job=job, detail=detail)
     queue = job.queue if job is not None else "high"
     idle = queue_stats.queues_without_consumer()
     if queue in idle:
@@ -189,7 +199,7 @@ def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool)
                   f"{1 + MAX_PRIORITY_REENQUEUES} attempts; check the workers of that queue.")
     log.warning("RECORDING_PLAYBACK_STUCK business_id=%s call_sid=%s recording_sid=%s queue=%s idle_queues=%s",
                 recording.business_id, recording.call_sid, recording.recording_sid, queue, ",".join(idle) or "-")
-    return Playback("stuck", recording, job=job, detail=detail)
+    return Playback(PlaybackState.STUCK, recording, job=job, detail=detail)
 
 
 def _enqueue_priority(business_id: int, recording: Recording, previous: Optional[BackgroundJob]) -> Playback:
@@ -198,7 +208,7 @@ def _enqueue_priority(business_id: int, recording: Recording, previous: Optional
     with database.session() as session:
         if not store.claim_priority_download(session, recording.id, seen_job_id=recording.priority_job_id,
                                              token=token):
-            return Playback("pending", recording)  # a concurrent request won; it enqueues the one download
+            return Playback(PlaybackState.PENDING, recording)  # a concurrent request won; it enqueues the download
         store.revive_failed_for_priority(session, recording.id)
     try:
         enqueued = enqueue_tracked(download_recording, business_id=business_id,
@@ -214,4 +224,4 @@ def _enqueue_priority(business_id: int, recording: Recording, previous: Optional
              "previous_job=%s previous_status=%s", business_id, recording.call_sid, recording.recording_sid,
              enqueued.job_id, recording.priority_enqueues + 1, previous.id if previous else "-",
              previous.status if previous else "-")
-    return Playback("pending", recording, job=enqueued.job)
+    return Playback(PlaybackState.PENDING, recording, job=enqueued.job)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -18,13 +19,22 @@ class JobConflict(Exception):
     """A control request that does not fit the job's current state (HTTP 409)."""
 
 
+class ClaimAction(StrEnum):
+    RUN = "run"      # the row is ours now: run the actor
+    SKIP = "skip"    # no row, or the job is finished, paused or cancelled: ack without running
+    DEFER = "defer"  # another live worker runs it: try again later
+
+
 @dataclass(frozen=True)
 class Claim:
     """What a worker should do with a delivered message, decided from its job row."""
 
-    action: str  # "run" | "skip" | "defer"
+    action: ClaimAction
     reason: str = ""
     job: Optional[BackgroundJob] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "action", ClaimAction(self.action))  # a misspelt action fails here
 
 
 def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, queue: str, message_id: str,

@@ -97,6 +97,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                           heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
                           dead_message_ttl=settings.dead_letter_ttl_seconds * 1000)
     broker.slots = slots
+    broker.known_queues = ALL_QUEUES
     for queue in ALL_QUEUES:
         broker.declare_queue(queue)
     return broker

@@ -14,7 +14,7 @@ from dramatiq.errors import BrokerConnectionError as DramatiqConnectionError
 from db import job_store
 from db.base import new_id
 from db.job_inserts import JobInsertWriter
-from db.models.core import BackgroundJob, JobStatus
+from db.models.core import BackgroundJob, JobControl, JobStatus
 from prosaas.dead_letters import discard_dead_letter
 from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.middleware.tracking import HandedOn, current_job_id
@@ -110,8 +110,8 @@ def _resend(job: BackgroundJob) -> None:
     _send(message, job.id, None)
 
 
-def control_job(job_id: str, business_id: Optional[int], action: str) -> Optional[BackgroundJob]:
-    """pause | resume | cancel | retry a job of this business (None business = admin). None if absent.
+def control_job(job_id: str, business_id: Optional[int], action: JobControl) -> Optional[BackgroundJob]:
+    """Pause, resume, cancel or retry a job of this business (None business = admin). None if absent.
 
     Raises job_store.JobConflict when the action does not fit the job's state.
     """
@@ -120,18 +120,19 @@ def control_job(job_id: str, business_id: Optional[int], action: str) -> Optiona
         job = job_store.get_job(session, job_id, business_id)
         if job is None:
             return None
-        if action in ("pause", "cancel"):
+        if action in (JobControl.PAUSE, JobControl.CANCEL):
             job_store.request_control(session, job, action)
             log.info("JOB_CONTROL action=%s job_id=%s status=%s requested=%s", action, job.id, job.status,
                      job.requested_action or "-")
             return job
-        allowed = (JobStatus.PAUSED,) if action == "resume" else (JobStatus.FAILED, JobStatus.CANCELLED)
-        if action == "resume" and job.status == JobStatus.RUNNING and job.requested_action == "pause":
+        resuming = action == JobControl.RESUME
+        allowed = (JobStatus.PAUSED,) if resuming else (JobStatus.FAILED, JobStatus.CANCELLED)
+        if resuming and job.status == JobStatus.RUNNING and job.requested_action == JobControl.PAUSE:
             job.requested_action = None  # pause not yet honoured: simply withdraw it
             return job
         failed_message_id = job.message_id
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
-    if action == "retry":  # its dead letter must not be requeued as well: that would run the job twice
+    if action == JobControl.RETRY:  # its dead letter must not be requeued as well: that would run the job twice
         discard_dead_letter(failed_message_id)
     _resend(job)
     log.info("JOB_CONTROL action=%s job_id=%s status=queued", action, job_id)
@@ -180,12 +181,12 @@ class JobProgress:
         _broker().enqueue(continuation)
         return HandedOn(self.job_id, continuation.message_id)
 
-    def honour(self, action: str) -> None:
-        """Stop between batches as asked: 'pause' keeps the cursor, 'cancel' ends the job."""
-        status = JobStatus.PAUSED if action == "pause" else JobStatus.CANCELLED
+    def honour(self, action: JobControl) -> None:
+        """Stop between batches as asked: pause keeps the cursor, cancel ends the job."""
+        status = JobStatus.PAUSED if action == JobControl.PAUSE else JobStatus.CANCELLED
         with get_runtime().database.session() as session:
             job_store.stop_running_job(session, self.job_id, status=status)
-        log.info("JOB_%s job_id=%s", "PAUSED" if action == "pause" else "CANCELLED", self.job_id)
+        log.info("JOB_%s job_id=%s", status.upper(), self.job_id)
 
 
 def job_staleness(job: BackgroundJob, *, consumed_queues: Optional[set[str]] = None) -> dict[str, Any]:

@@ -5,8 +5,6 @@ import json
 import time
 from typing import Any
 
-from dramatiq.errors import ActorNotFound
-
 from prosaas.middleware.slots import waiting_counts
 from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
@@ -28,16 +26,6 @@ def live_workers() -> list[dict[str, Any]]:
     return sorted(workers, key=lambda w: (w.get("host", ""), w.get("pid", 0)))
 
 
-def _queue_of_actor(actor_name: str) -> str:
-    import actors  # noqa: F401  (declares every actor, so its queue is known here)
-    from prosaas.broker import broker
-
-    try:
-        return broker.get_actor(actor_name).queue_name
-    except ActorNotFound:  # e.g. an actor only a test or benchmark declares
-        return "other"
-
-
 def queue_counts() -> dict[str, dict[str, int]]:
     runtime = get_runtime()
     client, keys = runtime.redis, runtime.keys
@@ -48,7 +36,7 @@ def queue_counts() -> dict[str, dict[str, int]]:
         pipe.hlen(keys.queue_messages(queue))
         pipe.zcard(keys.dead_letters(queue))
     values = pipe.execute()
-    waiting = waiting_counts(client, keys, queue_of=_queue_of_actor)
+    waiting = waiting_counts(client, keys)
     counts = {}
     for index, queue in enumerate(ALL_QUEUES):
         ready, delayed, held, dead = values[index * 4: index * 4 + 4]

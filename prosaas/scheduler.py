@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+from enum import StrEnum
 from typing import Callable, Optional
 
 import pendulum
@@ -35,6 +36,12 @@ return 0
 """
 # Deletes the de-duplication key only if this scheduler set it (so a failed send can be fired again).
 _RELEASE_OWN_CLAIM = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class TickOutcome(StrEnum):
+    FIRED = "fired"          # this scheduler enqueued the tick
+    DUPLICATE = "duplicate"  # another scheduler (or an earlier pass) already did
+    FAILED = "failed"        # the send failed; retried until the minute is over
 
 
 def periodic_actors(broker) -> list:
@@ -100,11 +107,11 @@ class TickScheduler:
         fired = []
         for actor in self.actors():
             for tick in due_ticks(actor.options["periodic"], at, self.zone):
-                if self._fire(actor, at, tick) == "fired":
+                if self._fire(actor, at, tick) is TickOutcome.FIRED:
                     fired.append(actor.actor_name)
         return fired
 
-    def _fire(self, actor, at: dt.datetime, tick: dt.datetime) -> str:
+    def _fire(self, actor, at: dt.datetime, tick: dt.datetime) -> TickOutcome:
         """Enqueue `actor`'s `tick` (its local time) once cluster-wide, in the real minute `at`."""
         tick_str = tick.isoformat()
         key = self.keys("tick", actor.actor_name, tick_str)
@@ -113,7 +120,7 @@ class TickScheduler:
                     and not self._owns_unsent_claim(actor.actor_name, at, key):
                 log.debug("TICK_ALREADY_FIRED actor=%s tick=%s", actor.actor_name, tick_str)
                 self._failed.pop((actor.actor_name, at), None)
-                return "duplicate"
+                return TickOutcome.DUPLICATE
             try:
                 self.broker.enqueue(actor.message_with_options(scheduled_at=tick_str))
             except Exception:
@@ -124,12 +131,12 @@ class TickScheduler:
             self._failed[(actor.actor_name, at)] = attempts
             log.error("TICK_SEND_FAILED actor=%s tick=%s attempt=%d error=%s", actor.actor_name, tick_str,
                       attempts, type(exc).__name__)
-            return "failed"
+            return TickOutcome.FAILED
         self._failed.pop((actor.actor_name, at), None)
         self.fired += 1
         log.info("TICK_FIRED actor=%s tick=%s scheduler=%s", actor.actor_name, tick_str, self.instance_id)
         self._record_tick(actor, tick)
-        return "fired"
+        return TickOutcome.FIRED
 
     def _owns_unsent_claim(self, actor_name: str, at: dt.datetime, key: str) -> bool:
         """Our earlier attempt claimed this tick but failed before (or while) enqueueing, and the claim could
@@ -194,7 +201,7 @@ class TickScheduler:
             for actor_name, at in list(self._failed):
                 if at == current and actor_name in by_name:
                     for tick in due_ticks(by_name[actor_name].options["periodic"], at, self.zone):
-                        if self._fire(by_name[actor_name], at, tick) == "fired":
+                        if self._fire(by_name[actor_name], at, tick) is TickOutcome.FIRED:
                             fired.append(actor_name)
         self._report_missed()
         return fired
@@ -244,20 +251,3 @@ class TickScheduler:
         except Exception:
             pass
         log.info("SCHEDULER_STOPPED scheduler=%s fired=%d missed=%d", self.instance_id, self.fired, self.missed)
-
-
-def run_scheduler() -> None:
-    import signal
-
-    import actors  # noqa: F401
-    from prosaas.broker import broker
-    from prosaas.runtime import get_runtime
-
-    runtime = get_runtime()
-    seconds_per_minute = runtime.settings.scheduler_tick_seconds
-    clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
-    scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute,
-                              zone=runtime.settings.scheduler_zone)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: scheduler.stop_event.set())
-    scheduler.run_forever()

@@ -14,9 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from prosaas.clients.guarded_http import AllowList
 
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
-ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "receipts", "maintenance", "broadcasts")
+ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "maintenance", "broadcasts")
 LANGUAGE_CODE = r"^[a-z]{2,3}$"  # ISO 639-1 (or -3) code, as speech-to-text services take it
-IGNORED_LEGACY_QUEUES = ("receipts_sync",)  # the replaced system's queue; its work is done in `maintenance`
+IGNORED_LEGACY_QUEUES = ("receipts_sync", "receipts")  # queues of old; their work is done in `maintenance`
 CALLS_ROLE_REFUSAL = ("prosaas: SERVICE_ROLE=calls: the realtime calls role (Twilio media streams, live "
                       "speech-to-text) is not part of prosaas; run it as its own service (see docs/MIGRATING.md)")
 

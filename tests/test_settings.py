@@ -9,7 +9,7 @@ def test_embedded_defaults(monkeypatch):
     settings = Settings(_env_file=None)
     assert settings.effective_database_url.startswith("sqlite:///")
     assert settings.effective_redis_url.startswith("unix://") and settings.uses_embedded_redis
-    assert settings.consumed_queues == ["high", "default", "low", "recordings", "receipts", "maintenance", "broadcasts"]
+    assert settings.consumed_queues == ["high", "default", "low", "recordings", "maintenance", "broadcasts"]
     assert settings.recordings_per_business == 3 and settings.reminder_offsets == [30, 15, 5]
 
 

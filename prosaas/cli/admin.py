@@ -110,6 +110,7 @@ def cmd_jobs_list(args, settings) -> int:
 
 def cmd_job_action(args, settings) -> int:
     from db import job_store
+    from db.models.core import JobControl
     from prosaas.jobs import control_job, job_view
     from prosaas.runtime import get_runtime
 
@@ -118,7 +119,7 @@ def cmd_job_action(args, settings) -> int:
             job = job_store.get_job(session, args.job_id)
     else:
         try:
-            job = control_job(args.job_id, None, args.action)
+            job = control_job(args.job_id, None, JobControl(args.action))
         except job_store.JobConflict as exc:
             print(f"prosaas: cannot {args.action} job {args.job_id}: {exc}", file=sys.stderr)
             return 1

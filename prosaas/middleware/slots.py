@@ -201,16 +201,21 @@ def _subject(message) -> str:
     return f" call_sid={call_sid}" if call_sid else ""
 
 
-def waiting_counts(client, keys, queue_of) -> dict[str, int]:
-    """Messages waiting for a per-business slot, per queue (queue_of(actor name) -> its queue), all businesses."""
+def waiting_counts(client, keys) -> dict[str, int]:
+    """Messages waiting for a per-business slot, per queue, all businesses.
+
+    Each entry names the queue its message goes to (a priority download waits for `high`, not its actor's
+    queue), so the count needs no actor registry.
+    """
     names = [key.decode() if isinstance(key, bytes) else key
              for key in client.scan_iter(match=keys("waiting", "*"), count=500)]
     names = [name for name in names if not name.endswith(":msgs")]
     pipe = client.pipeline(transaction=False)
     for name in names:
-        pipe.llen(name)
+        pipe.lrange(name, 0, -1)
     counts: dict[str, int] = {}
-    for name, length in zip(names, pipe.execute()):
-        queue_name = queue_of(name.split(":")[-2])
-        counts[queue_name] = counts.get(queue_name, 0) + length
+    for entries in pipe.execute():
+        for entry in entries:
+            queue_name = (entry.decode() if isinstance(entry, bytes) else entry).rsplit(" ", 1)[-1]
+            counts[queue_name] = counts.get(queue_name, 0) + 1
     return counts

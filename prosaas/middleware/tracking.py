@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db import job_store
 from db.base import utcnow
 from db.job_batcher import JobWriteBatcher, JobWriteFailed
+from db.job_store import ClaimAction
 from db.models.core import JobStatus
 from prosaas.middleware.retries import describe_error, failure_reason
 
@@ -78,17 +79,17 @@ class JobTracking(Middleware):
             return
         try:
             claim = self.writes.claim(job_id, worker=WORKER_NAME, stale_before=utcnow() - self.stale_after)
-            if (claim.action == "defer" and claim.job.worker and claim.job.worker != WORKER_NAME
+            if (claim.action is ClaimAction.DEFER and claim.job.worker and claim.job.worker != WORKER_NAME
                     and not self.worker_alive(claim.job.worker, claim.job.heartbeat_at)):
                 claim = self._take_over(job_id, claim)
         except SQLAlchemyError as exc:
             log.warning("JOB_CLAIM_FAILED job_id=%s reason=database_unavailable error=%s", job_id, _error_name(exc))
             raise ClaimUnavailable(f"could not claim job {job_id}: the database is unreachable") from exc
-        if claim.action == "run":
+        if claim.action is ClaimAction.RUN:
             self.running[message.message_id] = job_id
             self._tokens[message.message_id] = current_job_id.set(job_id)
             return
-        if claim.action == "defer":
+        if claim.action is ClaimAction.DEFER:
             delay = int(self.stale_after.total_seconds() * 1000 / 2 + random.randint(0, 1000))
             log.info("JOB_DEFERRED job_id=%s reason=%s delay_ms=%d", job_id, claim.reason, delay)
             broker.enqueue(message.copy(options={"deferrals": message.options.get("deferrals", 0) + 1}),
@@ -130,7 +131,7 @@ class JobTracking(Middleware):
         if not taken:
             return claim
         log.info("JOB_TAKEN_OVER job_id=%s dead_worker=%s", job_id, claim.job.worker)
-        return job_store.Claim("run")
+        return job_store.Claim(ClaimAction.RUN)
 
     def _record_outcome(self, job_id, message, result, exception) -> None:
         if exception is None:

@@ -12,8 +12,7 @@ from db import recordings_store as store
 from prosaas.clients import recording_files, transcription
 from prosaas.clients.storage import StorageUnavailable
 from prosaas.errors import error_class
-from web.resources.jobs import Error
-from web.spec import api
+from web.spec import ErrorBody, api
 
 READ_CHUNK = 64 * 1024
 # Formats the decoder (miniaudio) reads, recognised by their first bytes rather than by the client's word.
@@ -98,7 +97,7 @@ class SessionOut(BaseModel):
 class Sessions:
     auth = "business"
 
-    @api.validate(resp=Response(HTTP_202=Accepted, HTTP_413=Error, HTTP_415=Error, HTTP_422=Error),
+    @api.validate(resp=Response(HTTP_202=Accepted, HTTP_413=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody),
                   tags=["sessions"])
     def on_post(self, req, resp):
         """Upload an audio session (multipart field `file`, audio/*); it is processed in the background."""
@@ -134,7 +133,7 @@ class Sessions:
 class SessionResource:
     auth = "business"
 
-    @api.validate(resp=Response(HTTP_200=SessionOut, HTTP_404=Error), tags=["sessions"])
+    @api.validate(resp=Response(HTTP_200=SessionOut, HTTP_404=ErrorBody), tags=["sessions"])
     def on_get(self, req, resp, session_id: str):
         """An audio session: status, attempts, error, and the result (duration, segments, speakers, words)."""
         with req.context.runtime.database.session() as session:
