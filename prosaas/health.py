@@ -14,17 +14,17 @@ from prosaas.redis_client import sentinel_view
 from prosaas.runtime import get_runtime
 
 
-def check_database() -> tuple[bool, str]:
+def check_database(runtime=None) -> tuple[bool, str]:
     try:
-        get_runtime().database.ping()
+        (runtime or get_runtime()).database.ping()
         return True, "ok"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
-def check_broker() -> tuple[bool, str]:
+def check_broker(runtime=None) -> tuple[bool, str]:
     try:
-        get_runtime().redis.ping()
+        (runtime or get_runtime()).redis.ping()
         return True, "ok"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {str(exc)[:200]}"

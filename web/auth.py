@@ -2,6 +2,7 @@
 
 A resource says `auth = "public" | "business" | "admin" | "business_or_admin" | "signed"` ("signed":
 the resource checks a webhook signature itself). A business key never opens admin resources (403).
+Unknown tokens are counted per client address and locked out after too many (web/admin_access.py).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import falcon
 
 from db.businesses import business_for_key, hash_api_key
 from prosaas.businesses import keys_revision
+from web.admin_access import FailedTokenCounter
+from web.admin_sessions import session_is_valid
 
 ADMIN_COOKIE = "prosaas_admin"
 # A cookie-authenticated POST must carry this header: a cross-site form cannot set it (CSRF).
@@ -32,9 +35,10 @@ class AuthMiddleware:
     def __init__(self, runtime):
         self.runtime = runtime
         self._businesses = KeyCache(revision=keys_revision)
+        self.failures = FailedTokenCounter(runtime)
 
     def _is_admin(self, req, token: Optional[str]) -> bool:
-        if token is None and is_admin_cookie(req, self.runtime.settings.admin_token):
+        if token is None and is_admin_cookie(req, self.runtime):
             if req.method not in SAFE_METHODS and not req.get_header(CSRF_HEADER):
                 raise falcon.HTTPForbidden(title="Forbidden",
                                            description=f"A cookie-authenticated {req.method} needs the "
@@ -66,13 +70,16 @@ class AuthMiddleware:
         if known is None:
             with self.runtime.database.session() as session:
                 business = business_for_key(session, token)
-                if business is None:
-                    raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
-                                                  challenges=["Bearer"])
-                if business.disabled_at is not None:
+                if business is not None and business.disabled_at is not None:
                     raise falcon.HTTPUnauthorized(title="Unauthorized", description="This business is disabled.",
                                                   challenges=["Bearer"])
-                known = (business.id, business.timezone)
+                known = (business.id, business.timezone) if business is not None else None
+            if known is None:
+                # A guess (of the admin token or a key): counted, and refused faster once there were too many.
+                self.failures.refuse_if_locked(req)
+                self.failures.record_failure(req, "bearer")
+                raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
+                                              challenges=["Bearer"])
             self._businesses.put(token, known)
         if mode == "admin":
             raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs the admin token.")
@@ -125,19 +132,10 @@ def is_admin_token(candidate: Optional[str], admin_token: str) -> bool:
     return bool(admin_token and candidate) and hmac.compare_digest(candidate.encode(), admin_token.encode())
 
 
-def admin_session_value(admin_token: str) -> str:
-    """What the dashboard cookie holds: derived from ADMIN_TOKEN, never the token itself.
-
-    A copied cookie opens only the dashboard's session, cannot be turned back into the token (for the API
-    as a bearer), and stops working when ADMIN_TOKEN changes.
-    """
-    return hmac.new(admin_token.encode(), b"prosaas-dashboard-session-v1", "sha256").hexdigest()
-
-
-def is_admin_cookie(req, admin_token: str) -> bool:
+def is_admin_cookie(req, runtime) -> bool:
+    """The dashboard cookie names a live server-side session (web/admin_sessions.py)."""
     values = req.get_cookie_values(ADMIN_COOKIE) or []
-    return bool(values and admin_token) and hmac.compare_digest(values[0].encode(),
-                                                                admin_session_value(admin_token).encode())
+    return bool(values) and session_is_valid(runtime, values[0])
 
 
 def scope(req) -> Optional[int]:

@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for note in settings.legacy_notes:  # the replaced system's names: accepted, said once at start
         print(note, file=sys.stderr)
+    from prosaas.file_modes import make_files_private
     from prosaas.logs import configure_logging
 
+    make_files_private(settings.data_dir)  # umask 077: inherited by every role this command execs
     quiet = args.command not in OWN_SETTINGS_COMMANDS and settings.log_level != "DEBUG"
     # An admin command's output is its answer: the INFO events of the code it calls (JOB_ENQUEUED, ...) are not.
     configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)

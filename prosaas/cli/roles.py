@@ -38,7 +38,7 @@ def cmd_web(args, settings) -> int:
                 "--workers", str(settings.web_workers), "--bind", settings.bind, "--no-control-socket",
                 "--graceful-timeout", "30", "--timeout", "60", "--worker-connections", "1000",
                 "--access-logfile", "-", "--access-logformat",
-                'HTTP_ACCESS method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s']
+                'HTTP_ACCESS method=%(m)s path="%({raw_uri}e)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s']
     os.execv(sys.executable, gunicorn)
 
 

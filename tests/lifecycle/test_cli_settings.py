@@ -54,7 +54,7 @@ def test_environment_overrides_prosaas_env_read_from_the_install(make_install, t
 def test_reload_restarts_the_roles_with_the_edited_prosaas_env(make_install):
     install = make_install(ADMIN_TOKEN=None)
     env_file = install.root / "prosaas.env"
-    env_file.write_text("ADMIN_TOKEN=token-before-edit\n")
+    env_file.write_text("ADMIN_TOKEN=token-before-edit-0123456789abcdef0123\n")
     env_file.chmod(0o600)
     unit = (install.root / "deploy" / "prosaas.service").read_text()
     assert "ExecReload=/opt/prosaas/.venv/bin/python -m prosaas reload" in unit
@@ -66,12 +66,12 @@ def test_reload_restarts_the_roles_with_the_edited_prosaas_env(make_install):
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     health = f"{install.base_url}/api/jobs/health"
     try:
-        wait_for(lambda: requests.get(health, headers={"Authorization": "Bearer token-before-edit"},
+        wait_for(lambda: requests.get(health, headers={"Authorization": "Bearer token-before-edit-0123456789abcdef0123"},
                                       timeout=5).status_code == 200, 120, interval=0.5, what="stack up")
-        env_file.write_text("ADMIN_TOKEN=token-after-edit\n")
+        env_file.write_text("ADMIN_TOKEN=token-after-edit-0123456789abcdef01234\n")
         reload = install.prosaas("reload")
         assert reload.returncode == 0, output(reload)
-        wait_for(lambda: requests.get(health, headers={"Authorization": "Bearer token-after-edit"},
+        wait_for(lambda: requests.get(health, headers={"Authorization": "Bearer token-after-edit-0123456789abcdef01234"},
                                       timeout=5).status_code == 200, 180, interval=0.5, what="the edited token")
         assert install.make("stop").returncode == 0
         foreground.wait(60)

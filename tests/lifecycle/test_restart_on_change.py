@@ -13,7 +13,7 @@ def _stopped_order(supervisord_log: str) -> list[str]:
 
 
 def test_changed_settings_restart_every_role_with_redis_last_and_no_job_lost(make_install):
-    install = make_install(REDIS_URL=None, ADMIN_TOKEN="first-admin-token")  # embedded valkey
+    install = make_install(REDIS_URL=None, ADMIN_TOKEN="first-admin-token-0123456789abcdef0123")  # embedded valkey
     first = install.make("run")
     assert first.returncode == 0, output(first)
     assert "redis" in program_pids(install.make("status").stdout)
@@ -28,7 +28,7 @@ def test_changed_settings_restart_every_role_with_redis_last_and_no_job_lost(mak
         job_ids.append(answer.json()["job_id"])
     old_supervisord = install.supervisord_pid()
 
-    changed = install.make("run", env={"ADMIN_TOKEN": "second-admin-token"})
+    changed = install.make("run", env={"ADMIN_TOKEN": "second-admin-token-0123456789abcdef012"})
     assert changed.returncode == 0, output(changed)
     assert "settings differ" in changed.stderr and "ADMIN_TOKEN" in changed.stderr
     assert "second-admin-token" not in output(changed)  # names, never values
@@ -36,8 +36,8 @@ def test_changed_settings_restart_every_role_with_redis_last_and_no_job_lost(mak
 
     # The new environment reached the roles: supervisorctl restart would have kept the old token.
     health = f"{install.base_url}/api/jobs/health"
-    assert requests.get(health, headers={"Authorization": "Bearer second-admin-token"}, timeout=30).status_code == 200
-    assert requests.get(health, headers={"Authorization": "Bearer first-admin-token"}, timeout=30).status_code in (401, 403)
+    assert requests.get(health, headers={"Authorization": "Bearer second-admin-token-0123456789abcdef012"}, timeout=30).status_code == 200
+    assert requests.get(health, headers={"Authorization": "Bearer first-admin-token-0123456789abcdef0123"}, timeout=30).status_code in (401, 403)
 
     # The embedded valkey stopped after every role (it had started first).
     order = _stopped_order(install.log("supervisord"))

@@ -11,6 +11,7 @@ from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
 from db import recordings_store as store
 from prosaas.clients import recording_files, transcription
 from prosaas.clients.storage import StorageUnavailable
+from prosaas.errors import error_class
 from web.spec import ErrorBody, api
 
 READ_CHUNK = 64 * 1024
@@ -145,7 +146,7 @@ class SessionResource:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No session {session_id}.")
             resp.media = {
                 "id": row.id, "status": row.status, "job_id": row.job_id, "attempts": row.attempts,
-                "error": row.error, "result": row.result, "size_bytes": row.size_bytes,
+                "error": error_class(row.error), "result": row.result, "size_bytes": row.size_bytes,
                 "content_type": row.content_type, "filename": row.filename,
                 "created_at": row.created_at.isoformat(),
                 "finished_at": row.finished_at.isoformat() if row.finished_at else None,
