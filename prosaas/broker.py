@@ -22,6 +22,7 @@ from prosaas.middleware.presence import WorkerPresence
 from prosaas.middleware.retries import ProsaasRetries
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.middleware.tracking import JobTracking
+from prosaas.queue_pause import QueuePauses
 from prosaas.recovery import Recovery
 from prosaas.redis_broker import ProsaasBroker
 from prosaas.runtime import Runtime, get_runtime
@@ -90,6 +91,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                           heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
                           dead_message_ttl=DEAD_LETTER_TTL_MS)
     broker.slots = slots
+    broker.pauses = QueuePauses(client, runtime.keys)
     for queue in ALL_QUEUES:
         broker.declare_queue(queue)
     return broker

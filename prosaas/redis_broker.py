@@ -10,6 +10,7 @@ from dramatiq.middleware import Middleware, MiddlewareError
 from prosaas.group_ack import AckBatcher, GroupAckConsumer
 from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
+from prosaas.queue_pause import PausableConsumer, QueuePauses
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
 
@@ -26,6 +27,7 @@ class ProsaasBroker(RedisBroker):
     """
 
     slots: BusinessSlots | None = None
+    pauses: QueuePauses | None = None  # paused queues are not consumed (prosaas/queue_pause.py)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,7 +43,10 @@ class ProsaasBroker(RedisBroker):
         # timeout, 1 s, then 0.5-1 s between polls), so a job sent to a quiet queue waited up to a second:
         # p99 202 -> running was 372 ms at 200 jobs/s. Capped at IDLE_POLL_MS it costs an idle consumer
         # at most ~10-20 cheap fetches a second.
-        return super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
+        consumer = super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
+        if self.pauses is None or queue_name.endswith(".DQ"):
+            return consumer
+        return PausableConsumer(consumer, self.pauses, queue_name)
 
     # Hook dispatch: Dramatiq calls every middleware's method for every signal, most of them the base
     # class's no-op; with 13 middleware that loop was ~14 % of a no-op job's CPU. Here only the methods a

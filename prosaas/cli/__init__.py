@@ -8,13 +8,14 @@ from prosaas.settings import SettingsError, get_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from prosaas.cli import admin, info, roles
+    from prosaas.cli import admin, info, queues, roles
 
     parser = argparse.ArgumentParser(prog="prosaas", description="Multi-tenant background jobs on Dramatiq.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     roles.add_commands(commands)
     admin.add_commands(commands)
     info.add_commands(commands)
+    queues.add_commands(commands)
     return parser
 
 

@@ -102,7 +102,9 @@ def _check_database(settings) -> list[Check]:
 
 def _check_broker() -> list[Check]:
     from prosaas.health import check_broker, scheduler_status
+    from prosaas.queue_pause import paused_queues
     from prosaas.queue_stats import consumer_map, live_workers, queue_counts
+    from prosaas.runtime import get_runtime
 
     ok, detail = check_broker()
     checks = [Check("broker", "OK" if ok else "FAIL", detail)]
@@ -118,6 +120,10 @@ def _check_broker() -> list[Check]:
         checks.append(Check("consumers", "FAIL", f"no live worker consumes: {', '.join(waiting)}"))
     else:
         checks.append(Check("consumers", "OK", f"every queue has a consumer ({alive} live worker process(es))"))
+    paused = sorted(paused_queues(get_runtime().redis, get_runtime().keys))
+    if paused:
+        checks.append(Check("paused", "WARN", f"paused queue(s): {', '.join(paused)}; their messages wait "
+                                              f"(prosaas queues resume NAME)"))
     sched = scheduler_status()
     alive_instances = [i for i in sched["instances"] if i["alive"]]
     checks.append(Check("scheduler", "OK" if alive_instances else "FAIL",

@@ -38,7 +38,9 @@ def _status_line(health: dict) -> str:
 def _queues(health: dict) -> list[str]:
     stuck, idle = health.get("stuck_queues", []), health.get("queues_without_consumer", [])
     rows = [[name, q["ready"], q["delayed"], q.get("waiting", 0), q["running"], q["dead_letters"], q["consumers"],
-             "STUCK: messages and no consumer" if name in stuck else ("no consumer" if name in idle else "")]
+             " ".join(note for note in ("PAUSED" if q.get("paused") else "",
+                                        "STUCK: messages and no consumer" if name in stuck else
+                                        ("no consumer" if name in idle else "")) if note)]
             for name, q in health["queues"].items()]
     return table(["QUEUE", "READY", "DELAYED", "WAITING_SLOT", "RUNNING", "DEAD", "CONSUMERS", ""], rows,
                  right=(1, 2, 3, 4, 5, 6))
@@ -114,6 +116,9 @@ def render_picture(picture: dict) -> str:
         lines += ["", "failed jobs (retry: prosaas jobs retry ID)", *_failed(picture)]
     if picture["dead_letters"]:
         lines += ["", "dead letters (requeue: prosaas dlq requeue MESSAGE)", *_dead_letters(picture)]
+    if health.get("paused_queues"):
+        lines += ["", f"PAUSED: {', '.join(health['paused_queues'])} (workers take nothing from them; "
+                      f"resume: prosaas queues resume NAME)"]
     if health.get("stuck_queues"):
         lines += ["", f"STUCK: {', '.join(health['stuck_queues'])} hold messages that no live worker consumes "
                       f"(start a worker with WORKER_QUEUES including them)"]

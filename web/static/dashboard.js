@@ -70,7 +70,7 @@
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
           if (response.ok) {
-            showFlash(button.dataset.action + " " + label + ": queued again", false);
+            showFlash(button.dataset.action + " " + label + ": " + (button.dataset.done || "queued again"), false);
           } else {
             showFlash(button.dataset.action + " " + label + " failed: " + (data.description || data.title ||
                       response.status), true);
