@@ -16,6 +16,8 @@ from periodiq import PeriodiqMiddleware
 from prosaas.gevent_support import patch_psycopg_if_gevent
 from prosaas.logs import configure_logging
 from prosaas.metrics import ensure_multiproc_dir
+from prosaas.job_history import HistoryRecorder
+from prosaas.middleware.history import JobHistory
 from prosaas.middleware.job_log import JobLog
 from prosaas.middleware.metrics import JobMetrics
 from prosaas.middleware.presence import WorkerPresence
@@ -73,6 +75,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
     middleware = [
         PeriodiqMiddleware(skip_delay=LATE_TICK_SKIP_SECONDS),
         JobMetrics(),
+        JobHistory(HistoryRecorder(client, runtime.keys)),
         JobLog(),
         presence,
         slots,

@@ -13,12 +13,12 @@ from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
 from web.resources import recordings, sessions
-from web.resources import queues
+from web.resources import queues, stats
 from web.spec import DeclaredContentTypeMiddleware, api
 
 # Each module registers its own routes; a new resource group is one line here.
 ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions, broadcasts,
-                 queues]
+                 queues, stats]
 
 
 class RuntimeContext:

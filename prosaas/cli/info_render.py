@@ -35,15 +35,23 @@ def _status_line(health: dict) -> str:
     return "   ".join(parts)
 
 
-def _queues(health: dict) -> list[str]:
+def _queues(health: dict, rates: dict) -> list[str]:
     stuck, idle = health.get("stuck_queues", []), health.get("queues_without_consumer", [])
     rows = [[name, q["ready"], q["delayed"], q.get("waiting", 0), q["running"], q["dead_letters"], q["consumers"],
+             _rate(rates.get(name)),
              " ".join(note for note in ("PAUSED" if q.get("paused") else "",
                                         "STUCK: messages and no consumer" if name in stuck else
                                         ("no consumer" if name in idle else "")) if note)]
             for name, q in health["queues"].items()]
-    return table(["QUEUE", "READY", "DELAYED", "WAITING_SLOT", "RUNNING", "DEAD", "CONSUMERS", ""], rows,
-                 right=(1, 2, 3, 4, 5, 6))
+    return table(["QUEUE", "READY", "DELAYED", "WAITING_SLOT", "RUNNING", "DEAD", "CONSUMERS", "JOBS/MIN(5M)", ""],
+                 rows, right=(1, 2, 3, 4, 5, 6, 7))
+
+
+def _rate(rate: dict | None) -> str:
+    """The last five minutes' jobs per minute, with the failures among them."""
+    if not rate:
+        return "-"
+    return f"{rate['per_minute']:g}" + (f" ({rate['failed']} failed)" if rate["failed"] else "")
 
 
 def _workers(health: dict) -> list[str]:
@@ -109,7 +117,7 @@ def render_picture(picture: dict) -> str:
     health = picture["health"]
     lines = [_status_line(health)]
     if "queues" in health:
-        lines += ["", *_queues(health), "", *_workers(health), "", *_scheduler(health, picture["schedule"])]
+        lines += ["", *_queues(health, picture.get("rates", {})), "", *_workers(health), "", *_scheduler(health, picture["schedule"])]
     if picture["jobs"]:
         lines += ["", *_jobs(picture)]
     if picture["failed_jobs"]:

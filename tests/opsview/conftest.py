@@ -9,3 +9,14 @@ def no_paused_queues(runtime):
     runtime.redis.delete(paused_key(runtime.keys))
     yield
     runtime.redis.delete(paused_key(runtime.keys))
+
+
+@pytest.fixture
+def clean_history(runtime):
+    """No history buckets from earlier tests (they share the run's Redis namespace)."""
+    def flush():
+        for key in runtime.redis.scan_iter(match=runtime.keys("history", "*"), count=1000):
+            runtime.redis.delete(key)
+    flush()
+    yield
+    flush()
