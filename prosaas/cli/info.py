@@ -17,6 +17,7 @@ def add_commands(commands) -> None:
     info.add_argument("--watch", action="store_true", help="refresh in place every --interval seconds")
     info.add_argument("--interval", type=float, default=2.0)
     info.add_argument("--json", action="store_true", help="the same picture as GET /api/admin/overview")
+    info.add_argument("--tenants", action="store_true", help="each business's load and slots, busiest first")
     info.set_defaults(handler=cmd_info)
     commands.add_parser("doctor", help="check settings, database, migrations, broker, consumers, scheduler"
                         ).set_defaults(handler=cmd_doctor)
@@ -33,6 +34,8 @@ def cmd_info(args, settings) -> int:
     from prosaas.cli.info_render import render_picture
     from prosaas.overview import overview
 
+    if args.tenants:
+        return _print_tenants(args)
     picture = None
     try:
         while True:
@@ -50,6 +53,15 @@ def cmd_info(args, settings) -> int:
     except KeyboardInterrupt:
         print()
     return info_exit_code(picture) if picture else 1
+
+
+def _print_tenants(args) -> int:
+    from prosaas.cli.info_render import render_tenants
+    from prosaas.tenants import tenants
+
+    rows = tenants()
+    print(json.dumps({"tenants": rows}, indent=2) if args.json else render_tenants(rows), flush=True)
+    return 0
 
 
 @dataclass

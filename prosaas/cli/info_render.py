@@ -131,3 +131,13 @@ def render_picture(picture: dict) -> str:
         lines += ["", f"STUCK: {', '.join(health['stuck_queues'])} hold messages that no live worker consumes "
                       f"(start a worker with WORKER_QUEUES including them)"]
     return "\n".join(lines)
+
+
+def render_tenants(tenants: list[dict]) -> str:
+    """`prosaas info --tenants`: one line per business, busiest first, with its slots in use."""
+    rows = [[t["business_id"], t["name"][:30], t["queued"], t["running"], t["waiting_for_slot"], t["processed_24h"],
+             t["failed_24h"], " ".join(f"{actor}={slot['in_use']}/{slot['limit'] or '?'}" for actor, slot in t["slots"].items()
+                                       if slot["in_use"]) or "-"]
+            for t in tenants]
+    return "\n".join(table(["BUSINESS", "NAME", "QUEUED", "RUNNING", "WAITING_SLOT", "DONE_24H", "FAILED_24H",
+                             "SLOTS IN USE"], rows, right=(0, 2, 3, 4, 5, 6)))
