@@ -8,7 +8,7 @@ from prosaas.settings import SettingsError, get_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from prosaas.cli import admin, info, queues, roles
+    from prosaas.cli import admin, bulk, info, queues, roles
 
     parser = argparse.ArgumentParser(prog="prosaas", description="Multi-tenant background jobs on Dramatiq.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_commands(commands)
     info.add_commands(commands)
     queues.add_commands(commands)
+    bulk.add_commands(commands)
     return parser
 
 
