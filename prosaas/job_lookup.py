@@ -30,14 +30,14 @@ def find_jobs(job_filter: JobFilter, *, before_id: Optional[str] = None, limit: 
 
 
 def job_detail(job_id: str) -> Optional[dict[str, Any]]:
-    """The job, its arguments, each recorded attempt (worker, start, end, error) and its dead letter if any."""
+    """The job, its arguments, each recorded attempt (`attempt_history`: worker, start, end, error) and its dead letter if any."""
     runtime = get_runtime()
     with runtime.database.session() as session:
         job = job_store.get_job(session, job_id)
         if job is None:
             return None
         detail = {**admin_job_row(job), "args": job.args or {}, "cursor": job.cursor}
-    detail["attempts"] = job_attempts(runtime.redis, runtime.keys, job_id)
+    detail["attempt_history"] = job_attempts(runtime.redis, runtime.keys, job_id)
     letters = [entry for entry in list_dead_letters(queue=detail["queue"], limit=DEAD_LETTER_SCAN)
                if entry["job_id"] == job_id]
     detail["dead_letter"] = letters[0] if letters else None

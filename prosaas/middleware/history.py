@@ -22,10 +22,11 @@ class JobHistory(Middleware):
 
     def __init__(self, recorder: HistoryRecorder):
         self.recorder = recorder
-        self.started: dict[str, tuple[float, float]] = {}  # message_id -> (perf counter, wall clock)
+        self.started: dict[str, tuple[float, float, int]] = {}  # message_id -> (perf counter, wall clock, attempt)
 
     def before_process_message(self, broker, message):
-        self.started[message.message_id] = (time.perf_counter(), time.time())
+        # The attempt number now: Retries has counted this attempt by the time after_process_message runs.
+        self.started[message.message_id] = (time.perf_counter(), time.time(), message.options.get("retries", 0) + 1)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         started = self.started.pop(message.message_id, None)
@@ -36,7 +37,7 @@ class JobHistory(Middleware):
         job_id = message.options.get("job_id")
         attempt = None
         if job_id:
-            attempt = {"attempt": message.options.get("retries", 0) + 1, "worker": WORKER_NAME,
+            attempt = {"attempt": started[2], "worker": WORKER_NAME,
                        "started_at": started[1], "finished_at": started[1] + duration_ms / 1000,
                        "outcome": outcome, "queue": message.queue_name,
                        "error": describe_error(exception) if exception is not None else None,

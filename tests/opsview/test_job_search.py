@@ -49,10 +49,11 @@ def test_search_filters_pages_and_shows_a_failed_job_s_whole_story(worker_factor
     assert detail.status_code == 200, detail.text
     story = detail.json
     assert story["args"] == {"marker": bad} and story["status"] == "failed"
-    wait_for(lambda: len(client.simulate_get(f"/api/admin/jobs/{failing}", headers=admin_headers).json["attempts"])
+    wait_for(lambda: len(client.simulate_get(f"/api/admin/jobs/{failing}", headers=admin_headers).json["attempt_history"])
              == 3, 10, what="three recorded attempts")
-    attempts = client.simulate_get(f"/api/admin/jobs/{failing}", headers=admin_headers).json["attempts"]
+    attempts = client.simulate_get(f"/api/admin/jobs/{failing}", headers=admin_headers).json["attempt_history"]
     assert [a["outcome"] for a in attempts] == ["retried", "retried", "failed"]
+    assert [a["attempt"] for a in attempts] == [1, 2, 3] and story["attempts"] == 3
     assert all(a["worker"] and a["finished_at"] >= a["started_at"] and "poison job always fails" in a["error"]
                for a in attempts)
     assert story["dead_letter"]["job_id"] == failing

@@ -58,7 +58,9 @@
     });
     [0, Math.floor(buckets.length / 2), buckets.length - 1].forEach(function (index) {
       if (!buckets[index]) { return; }
-      var label = el("text", {x: PAD_LEFT + step * index, y: HEIGHT - 4});
+      var last = index === buckets.length - 1;
+      var label = el("text", {x: last ? WIDTH : PAD_LEFT + step * index, y: HEIGHT - 4,
+                              "text-anchor": last ? "end" : "start"});
       label.textContent = clock(buckets[index].t);
       axis.appendChild(label);
     });

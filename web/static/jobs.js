@@ -42,14 +42,14 @@
     panel.appendChild(node("h3", "Arguments (admins only)"));
     panel.appendChild(node("pre", JSON.stringify(job.args, null, 2), "job-args"));
     panel.appendChild(node("h3", "Attempts"));
-    if (job.attempts.length === 0) {
+    if (job.attempt_history.length === 0) {
       panel.appendChild(node("p", "No attempt recorded (kept 7 days).", "empty"));
     } else {
       var table = node("table", null, "attempts");
       var head = node("tr");
       ["#", "worker", "start", "end", "outcome", "error"].forEach(function (h) { head.appendChild(node("th", h)); });
       table.appendChild(head);
-      job.attempts.forEach(function (a) {
+      job.attempt_history.forEach(function (a) {
         var row = node("tr");
         [a.attempt, a.worker, when(a.started_at), when(a.finished_at), a.outcome, a.error || ""].forEach(
           function (v, i) { row.appendChild(node("td", v, i === 5 ? "error-text" : "")); });
