@@ -8,9 +8,11 @@ import dramatiq
 from actors.push_work import deliver_notification, notification_payload
 from prosaas.errors import BadInput
 from prosaas.jobs import JobProgress
+from prosaas.settings import get_settings
 
 
-@dramatiq.actor(queue_name="default", job_type="push_send", time_limit=2 * 60 * 1000)
+@dramatiq.actor(queue_name="default", job_type="push_send", per_business=lambda: get_settings().push_per_business,
+                time_limit=2 * 60 * 1000)
 def push_send(business_id: int, user_id: str, title: str, body: str, url: Optional[str] = None,
               data: Optional[dict] = None, notification_key: Optional[str] = None) -> dict:
     progress = JobProgress.current()

@@ -1,6 +1,7 @@
 """Audio sessions (the original ML worker): process an uploaded recording into duration, segments, speakers, words.
 
-Three retries at 5/10/20 s; after the last one the session is `failed` with the error.
+Three retries at exactly 5/10/20 s (no jitter); after the last one the session is `failed` with the error.
+Audio longer than SESSION_MAX_SECONDS (by its header or once decoded) fails at once as BadAudio.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from prosaas.errors import BadInput, BrokerUnavailable
 from prosaas.jobs import enqueue_tracked
 from prosaas.middleware.retries import describe_error
 from prosaas.runtime import get_runtime
+from prosaas.settings import get_settings
 
 from actors.recordings_work import is_final_attempt
 
@@ -25,6 +27,7 @@ SESSIONS_DIR = "sessions"
 
 
 @dramatiq.actor(queue_name="default", job_type="audio_session", max_retries=3, min_backoff=5_000,
+                per_business=lambda: get_settings().sessions_per_business, backoff_jitter=False,
                 time_limit=30 * 60 * 1000)
 def process_audio_session(business_id: int, session_id: str) -> dict:
     database = get_runtime().database
@@ -35,7 +38,8 @@ def process_audio_session(business_id: int, session_id: str) -> dict:
         relative, content_type, attempt = row.file_path, row.content_type, row.attempts
     log.info("SESSION_PICKED business_id=%s session_id=%s attempt=%d", business_id, session_id, attempt)
     try:
-        transcript = transcription.transcribe(recording_files.absolute(relative, SESSIONS_DIR), content_type)
+        with recording_files.local_copy(recording_files.StoredFile(relative, SESSIONS_DIR)) as path:
+            transcript = transcription.transcribe(path, content_type, max_seconds=get_settings().session_max_seconds)
     except Exception as exc:
         final = is_final_attempt(process_audio_session, exc)
         with database.session() as session:

@@ -5,9 +5,11 @@ import dramatiq
 from periodiq import cron
 
 from actors.whatsapp_work import close_idle_conversations, process_webhook
+from prosaas.settings import get_settings
 
 
-@dramatiq.actor(queue_name="default", job_type="whatsapp_webhook", time_limit=5 * 60 * 1000)
+@dramatiq.actor(queue_name="default", job_type="whatsapp_webhook",
+                per_business=lambda: get_settings().whatsapp_per_business, time_limit=5 * 60 * 1000)
 def whatsapp_webhook(business_id: int, messages: list) -> dict:
     return process_webhook(business_id, messages)
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -18,13 +19,22 @@ class JobConflict(Exception):
     """A control request that does not fit the job's current state (HTTP 409)."""
 
 
+class ClaimAction(StrEnum):
+    RUN = "run"      # the row is ours now: run the actor
+    SKIP = "skip"    # no row, or the job is finished, paused or cancelled: ack without running
+    DEFER = "defer"  # another live worker runs it: try again later
+
+
 @dataclass(frozen=True)
 class Claim:
     """What a worker should do with a delivered message, decided from its job row."""
 
-    action: str  # "run" | "skip" | "defer"
+    action: ClaimAction
     reason: str = ""
     job: Optional[BackgroundJob] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "action", ClaimAction(self.action))  # a misspelt action fails here
 
 
 def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, queue: str, message_id: str,
@@ -173,6 +183,21 @@ def record_retry(session: Session, job_id: str, *, error: str, reason: str) -> N
     )
 
 
+def hand_on_job(session: Session, job_id: str, *, message_id: str) -> bool:
+    """A running job goes on in a continuation message: queued for it, progress and cursor kept.
+
+    The attempt is given back (the continuation's claim counts it again): handing on is not a retry.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING)
+        .values(status=JobStatus.QUEUED, message_id=message_id, attempts=BackgroundJob.attempts - 1,
+                updated_at=now, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def update_progress(session: Session, job_id: str, *, total: Optional[int] = None,
                     processed: Optional[int] = None, succeeded: Optional[int] = None,
                     failed: Optional[int] = None, cursor: Optional[dict] = None,
@@ -275,3 +300,48 @@ def requeue_abandoned_jobs(session: Session, *, heartbeat_before: dt.datetime, i
         if outcome.rowcount:
             moved.append(job_id)
     return moved
+
+
+def jobs_owed_a_message(session: Session, *, queued_before: dt.datetime, heartbeat_before: dt.datetime,
+                        limit: int = 500) -> list[BackgroundJob]:
+    """Rows that should have a message by now: queued and untouched, or running without a heartbeat.
+
+    The caller checks Redis for their messages and resends through `mark_resent` for those that have none.
+    """
+    return list(session.scalars(select(BackgroundJob).where(or_(
+        and_(BackgroundJob.status == JobStatus.QUEUED, BackgroundJob.updated_at < queued_before),
+        and_(BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.heartbeat_at < heartbeat_before),
+    )).order_by(BackgroundJob.updated_at).limit(limit)))
+
+
+def mark_resent(session: Session, job: BackgroundJob, *, message_id: str) -> bool:
+    """Record that a missing message is sent again, if the row is still exactly as it was read.
+
+    The row goes (back) to `queued` for the new delivery to claim. False when anything changed the row
+    since (a claim, a retry, another reconciler): then its message was only slow and nothing is resent.
+    """
+    now = utcnow()
+    unchanged = [BackgroundJob.id == job.id, BackgroundJob.status == job.status,
+                 BackgroundJob.updated_at == job.updated_at]
+    if job.status == JobStatus.RUNNING:
+        unchanged += [BackgroundJob.heartbeat_at == job.heartbeat_at,
+                      BackgroundJob.worker.is_(None) if job.worker is None else BackgroundJob.worker == job.worker]
+    outcome = session.execute(update(BackgroundJob).where(*unchanged).values(
+        status=JobStatus.QUEUED, message_id=message_id, updated_at=now, error_reason="message_missing",
+    ).execution_options(synchronize_session=False))
+    return outcome.rowcount == 1
+
+
+def delete_finished_batch(session: Session, *, statuses: tuple[str, ...], finished_before: dt.datetime,
+                          batch_size: int) -> int:
+    """Delete at most `batch_size` rows finished (in `statuses`) and untouched since `finished_before`.
+
+    One short statement per call, so the caller commits between batches and no lock is held for long;
+    rows another transaction holds are skipped (PostgreSQL) and left for the next run.
+    """
+    doomed = (select(BackgroundJob.id).where(BackgroundJob.status.in_(statuses),
+                                             BackgroundJob.updated_at < finished_before)
+              .limit(batch_size).with_for_update(skip_locked=True).scalar_subquery())
+    outcome = session.execute(delete(BackgroundJob).where(BackgroundJob.id.in_(doomed))
+                              .execution_options(synchronize_session=False))
+    return outcome.rowcount

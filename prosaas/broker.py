@@ -14,6 +14,7 @@ from dramatiq.results.backends.redis import RedisBackend
 from periodiq import PeriodiqMiddleware
 
 from prosaas.gevent_support import patch_psycopg_if_gevent
+from prosaas.log_redaction import install_message_redaction
 from prosaas.logs import configure_logging
 from prosaas.metrics import ensure_multiproc_dir
 from prosaas.job_history import HistoryRecorder
@@ -25,13 +26,13 @@ from prosaas.middleware.retries import ProsaasRetries
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.middleware.tracking import JobTracking
 from prosaas.queue_pause import QueuePauses
+from prosaas.reconciler import Reconciler
 from prosaas.recovery import Recovery
 from prosaas.redis_broker import ProsaasBroker
 from prosaas.runtime import Runtime, get_runtime
 from prosaas.settings import ALL_QUEUES
 
 RESULT_TTL_MS = 5 * 60 * 1000            # results kept 5 minutes
-DEAD_LETTER_TTL_MS = 24 * 3600 * 1000    # failures kept 24 hours
 DEFAULT_TIME_LIMIT_MS = 10 * 60 * 1000
 LATE_TICK_SKIP_SECONDS = 60              # periodic ticks older than this are skipped, not run in a burst
 
@@ -65,11 +66,17 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                           queued_lease_seconds=settings.slot_queued_lease_seconds)
     recovery = Recovery(client, settings.redis_namespace, ALL_QUEUES,
                         dead_after_seconds=settings.worker_dead_after_seconds,
-                        max_redeliveries=settings.max_crash_redeliveries)
+                        max_redeliveries=settings.max_crash_redeliveries,
+                        dead_letter_ttl_seconds=settings.dead_letter_ttl_seconds)
     presence = WorkerPresence(client=client, keys=runtime.keys, database=runtime.database, tracking=tracking,
                               slots=slots, recovery=recovery, heartbeat_seconds=settings.worker_heartbeat_seconds,
-                              dead_after_seconds=settings.worker_dead_after_seconds)
+                              dead_after_seconds=settings.worker_dead_after_seconds,
+                              service_role=settings.service_role)
     tracking.worker_alive = presence.is_worker_alive
+    presence.reconciler = Reconciler(client, runtime.keys, runtime.database, ALL_QUEUES,
+                                     reconcile_after_seconds=settings.reconcile_after_seconds,
+                                     stale_after_seconds=settings.job_stale_after_seconds,
+                                     is_worker_alive=presence.is_worker_alive)
     # Order matters: `before_*` hooks run top to bottom, `after_*` bottom to top, so tracking
     # and logging see the Retries decision (message.failed) when they record the outcome.
     middleware = [
@@ -92,9 +99,10 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
     broker = ProsaasBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
                           maintenance_chance=0,  # our Recovery runs it on a timer instead
                           heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
-                          dead_message_ttl=DEAD_LETTER_TTL_MS)
+                          dead_message_ttl=settings.dead_letter_ttl_seconds * 1000)
     broker.slots = slots
     broker.pauses = QueuePauses(client, runtime.keys)
+    broker.known_queues = ALL_QUEUES
     for queue in ALL_QUEUES:
         broker.declare_queue(queue)
     return broker
@@ -106,6 +114,7 @@ def middleware_of(broker, kind):
 
 
 patch_psycopg_if_gevent()
+install_message_redaction()  # before any worker logs a message: never its arguments
 if os.environ.get("PROSAAS_OWN_LOGGING") == "1":  # `prosaas worker` children log in our format
     # Straight to the role's own stderr (sys.__stderr__), not through the pipe Dramatiq's parent process
     # relays line by line: two log lines per job cost a third process a read and a write each.

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from db import job_store
 from db.job_search import JobFilter, count_jobs, search_jobs
-from db.models.core import JobStatus
+from db.models.core import JobControl, JobStatus
 from db.operators import operators_business_id
 from prosaas.dead_letters import list_dead_letters, purge_dead_letters, requeue_dead_letter
 from prosaas.jobs import JobProgress, control_job, enqueue_tracked
@@ -113,7 +113,7 @@ def _walk_jobs(request: BulkRequest, progress: Optional[JobProgress]) -> dict[st
     done = {"processed": job.processed if job else 0, "succeeded": job.succeeded if job else 0,
             "failed": job.failed if job else 0}
     before_id = cursor.get("before_id")
-    control = "retry" if request.action == "retry_failed" else "cancel"
+    control = JobControl.RETRY if request.action == "retry_failed" else JobControl.CANCEL
     runtime = get_runtime()
     if progress and not job.total:
         with runtime.database.session() as session:

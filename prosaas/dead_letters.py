@@ -1,8 +1,12 @@
-"""The dead-letter queue: list failed messages with their reason, requeue them, purge them."""
+"""The dead-letter queue: list failed messages with their reason, requeue them, purge them.
+
+Dead letters older than DEAD_LETTER_TTL_SECONDS are deleted by the recovery sweep and never listed.
+"""
 from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Optional
 
 from dramatiq import Message
@@ -25,8 +29,10 @@ def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int]
     client, keys = runtime.redis, runtime.keys
     reasons = client.hgetall(keys("dead_letter_reasons"))
     entries = []
+    expired_before_ms = int(time.time() * 1000) - runtime.settings.dead_letter_ttl_seconds * 1000
     for name in ([queue] if queue else ALL_QUEUES):
-        for redis_id, score in client.zrevrange(keys.dead_letters(name), 0, limit - 1, withscores=True):
+        for redis_id, score in client.zrevrangebyscore(keys.dead_letters(name), "+inf", expired_before_ms + 1,
+                                                       start=0, num=limit, withscores=True):
             raw = client.hget(keys.dead_letter_messages(name), redis_id)
             if raw is None:
                 continue
@@ -78,7 +84,7 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     removed = client.zrem(keys.dead_letters(queue), redis_id)
     client.hdel(keys.dead_letter_messages(queue), redis_id)
     client.hdel(keys("dead_letter_reasons"), redis_id)
-    client.hdel(keys("redeliveries"), redis_id)
+    client.hdel(keys("redeliveries"), data["message_id"])  # a fresh crash budget too (keyed by message id)
     if not removed:
         return None  # someone else requeued it a moment ago
     options = {k: v for k, v in data.get("options", {}).items()
@@ -95,6 +101,24 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     broker.enqueue(message)
     log.info("DLQ_REQUEUED queue=%s message_id=%s job_id=%s", queue, message.message_id, job_id or "-")
     return {"message_id": message.message_id, "queue": queue, "job_id": job_id}
+
+
+def discard_dead_letter(message_id: str) -> bool:
+    """Delete a dead letter without running it (its job was retried another way); False if there is none."""
+    found = _find(message_id)
+    if found is None:
+        return False
+    queue, redis_id, data = found
+    runtime = get_runtime()
+    client, keys = runtime.redis, runtime.keys
+    removed = client.zrem(keys.dead_letters(queue), redis_id)
+    client.hdel(keys.dead_letter_messages(queue), redis_id)
+    client.hdel(keys("dead_letter_reasons"), redis_id)
+    client.hdel(keys("redeliveries"), data["message_id"])
+    if removed:
+        log.info("DLQ_DISCARDED queue=%s message_id=%s job_id=%s reason=job_retried", queue, data["message_id"],
+                 data.get("options", {}).get("job_id", "-"))
+    return bool(removed)
 
 
 def purge_dead_letters(queue: Optional[str] = None) -> int:

@@ -30,6 +30,8 @@ def _metrics():
                               buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800)),
         "in_progress": Gauge("prosaas_jobs_in_progress", "Jobs running now, by actor and queue",
                              ["actor", "queue"], multiprocess_mode="livesum"),
+        "resent": Counter("prosaas_jobs_resent_total", "Tracked jobs sent again by the reconciler, by reason",
+                          ["reason"]),
         "http": Counter("prosaas_http_requests_total", "HTTP requests by route, method and status",
                         ["route", "method", "status"]),
         "http_duration": Histogram("prosaas_http_request_duration_seconds", "HTTP request time", ["route"]),

@@ -1,4 +1,5 @@
-"""Crash recovery on a timer: requeue messages held by dead worker processes, dead-letter crash loops.
+"""Crash recovery on a timer: requeue messages held by dead worker processes, dead-letter crash loops,
+expire dead letters older than DEAD_LETTER_TTL_SECONDS.
 
 Dramatiq's Redis broker does this only on a random 0.1 % of commands (dramatiq #527) and never
 counts redeliveries (#213); this runs every few seconds from every worker and counts them.
@@ -12,10 +13,12 @@ import time
 log = logging.getLogger("prosaas.recovery")
 
 # KEYS: none (names are built from ARGV so one script serves every queue).
-# ARGV: namespace, queue_name, now_ms, dead_after_ms, max_redeliveries
+# ARGV: namespace, queue_name, now_ms, dead_after_ms, max_redeliveries, dead_letter_ttl_ms
+# Returns {requeued count, crashed messages dead-lettered, dead letters expired}.
 RECOVER = """
 local ns, queue, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local dead_after, max_redeliveries = tonumber(ARGV[4]), tonumber(ARGV[5])
+local dead_letter_ttl = tonumber(ARGV[6])
 local canonical = queue
 if string.sub(queue, -3) == ".DQ" then canonical = string.sub(queue, 1, -4) end
 local heartbeats = ns .. ":__heartbeats__"
@@ -50,19 +53,33 @@ for _, worker in ipairs(dead) do
     redis.call("zrem", heartbeats, worker)
   end
 end
-return {requeued, crashed}
+-- Dramatiq expires dead letters only in its maintenance step, which prosaas turns off.
+local expired = redis.call("zrangebyscore", xq, 0, now - dead_letter_ttl, "LIMIT", 0, 1000)
+for _, id in ipairs(expired) do
+  local data = redis.call("hget", xq_messages, id)
+  if data then
+    local ok, decoded = pcall(cjson.decode, data)
+    if ok and decoded["message_id"] then redis.call("hdel", redeliveries, decoded["message_id"]) end
+  end
+  redis.call("zrem", xq, id)
+  redis.call("hdel", xq_messages, id)
+  redis.call("hdel", reasons, id)
+end
+return {requeued, crashed, #expired}
 """
 
 
 class Recovery:
     """Runs the recovery script over every queue (and its delay queue)."""
 
-    def __init__(self, client, namespace: str, queues, *, dead_after_seconds: int, max_redeliveries: int):
+    def __init__(self, client, namespace: str, queues, *, dead_after_seconds: int, max_redeliveries: int,
+                 dead_letter_ttl_seconds: int = 86400):
         self.client = client
         self.namespace = namespace
         self.queues = list(queues)
         self.dead_after_ms = dead_after_seconds * 1000
         self.max_redeliveries = max_redeliveries
+        self.dead_letter_ttl_ms = dead_letter_ttl_seconds * 1000
         self._script = client.register_script(RECOVER)
 
     def run_once(self) -> tuple[int, list[dict]]:
@@ -71,8 +88,10 @@ class Recovery:
         now = int(time.time() * 1000)
         for queue in self.queues:
             for name in (queue, f"{queue}.DQ"):
-                requeued, crashed = self._script(args=[self.namespace, name, now, self.dead_after_ms,
-                                                       self.max_redeliveries])
+                requeued, crashed, expired = self._script(args=[self.namespace, name, now, self.dead_after_ms,
+                                                                self.max_redeliveries, self.dead_letter_ttl_ms])
+                if expired:
+                    log.info("DEAD_LETTERS_EXPIRED queue=%s count=%d", name, expired)
                 requeued_total += int(requeued)
                 for data in crashed:
                     try:

@@ -15,11 +15,8 @@ from prosaas.middleware.slots import BusinessSlots
 from prosaas.runtime import get_runtime
 
 
-def slot_limits() -> dict[str, int]:
-    """Every actor with a per-business limit, and that limit."""
-    import actors  # noqa: F401  (declares every actor, so their options are known here)
-    from prosaas.broker import broker
-
+def slot_limits(broker) -> dict[str, int]:
+    """Every actor declared on `broker` with a per-business limit, and that limit (the caller declares them)."""
     limits = {}
     for name in broker.get_declared_actors():
         limit = BusinessSlots.limit_for(broker, name)
@@ -61,13 +58,13 @@ def _by_business(found_keys: list, counts: list[int]) -> dict[str, dict[str, int
     return grouped
 
 
-def tenants(business_id: Optional[int] = None, *, limit: int = 1000) -> list[dict[str, Any]]:
-    """`GET /api/admin/tenants`: every business's load, busiest first."""
+def tenants(limits: dict[str, int], business_id: Optional[int] = None, *, limit: int = 1000) -> list[dict[str, Any]]:
+    """`GET /api/admin/tenants`: every business's load, busiest first; `limits`: slot_limits(broker)."""
     runtime = get_runtime()
     with runtime.database.session() as session:
         loads = tenant_loads(session, now=utcnow(), business_id=business_id)
     in_use, waiting = slot_usage(runtime.redis, runtime.keys, business_id)
-    limits: dict[str, int | None] = dict(slot_limits())
+    limits: dict[str, int | None] = dict(limits)
     for seen in (*in_use.values(), *waiting.values()):  # actors this process does not declare (limit unknown)
         limits.update({actor: None for actor in seen if actor not in limits})
     rows = []

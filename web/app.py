@@ -9,6 +9,7 @@ from web import errors
 from web.auth import AuthMiddleware
 from web.http_metrics import HttpMetricsMiddleware
 from web.limits import BodyLimitMiddleware
+from web.rate_limit import ApiRateLimitMiddleware
 from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
         RuntimeContext(runtime),
         BodyLimitMiddleware(runtime.settings.max_body_bytes),
         AuthMiddleware(runtime),
+        ApiRateLimitMiddleware(runtime),
         DeclaredContentTypeMiddleware(),
     ])
     app.req_options.strip_url_path_trailing_slash = True

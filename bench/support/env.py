@@ -39,6 +39,8 @@ class BenchEnv:
             "ADMIN_TOKEN": "bench-admin-token",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # The benches measure the machinery with one business at full speed: no tenant limits on pings.
+            "API_RATE_PER_KEY": "0", "DIAGNOSTICS_PER_BUSINESS": "0",
         }
         (self.tmp / "data").mkdir(parents=True, exist_ok=True)
         if database:

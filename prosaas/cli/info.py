@@ -56,10 +56,12 @@ def cmd_info(args, settings) -> int:
 
 
 def _print_tenants(args) -> int:
+    import actors  # noqa: F401  (declares every actor: their slot limits)
+    from prosaas.broker import broker
     from prosaas.cli.info_render import render_tenants
-    from prosaas.tenants import tenants
+    from prosaas.tenants import slot_limits, tenants
 
-    rows = tenants()
+    rows = tenants(slot_limits(broker))
     print(json.dumps({"tenants": rows}, indent=2) if args.json else render_tenants(rows), flush=True)
     return 0
 
@@ -113,13 +115,16 @@ def _check_database(settings) -> list[Check]:
 
 
 def _check_broker() -> list[Check]:
-    from prosaas.health import check_broker, scheduler_status
+    from prosaas.health import check_broker, describe_sentinel, scheduler_status, sentinel_status
     from prosaas.queue_pause import paused_queues
     from prosaas.queue_stats import consumer_map, live_workers, queue_counts
     from prosaas.runtime import get_runtime
 
     ok, detail = check_broker()
     checks = [Check("broker", "OK" if ok else "FAIL", detail)]
+    sentinel = sentinel_status()
+    if sentinel:
+        checks.append(Check("sentinel", "OK" if sentinel["agreeing"] else "FAIL", describe_sentinel(sentinel)))
     if not ok:
         return checks
     workers = live_workers()

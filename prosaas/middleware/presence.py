@@ -14,6 +14,7 @@ from dramatiq.middleware import Middleware
 from db import job_store
 from db.base import utcnow
 from db.models.core import JobStatus
+from prosaas.middleware.retries import retry_policy
 
 log = logging.getLogger("prosaas.worker")
 
@@ -28,13 +29,17 @@ class WorkerPresence(Middleware):
     """
 
     def __init__(self, *, client, keys, database, tracking, slots, recovery, heartbeat_seconds: float,
-                 dead_after_seconds: int, role: str = "worker"):
+                 dead_after_seconds: int, role: str = "worker", service_role: str = "worker",
+                 reconciler=None):
         self.client, self.keys, self.database = client, keys, database
         self.tracking, self.slots, self.recovery = tracking, slots, recovery
+        self.reconciler = reconciler
         self.heartbeat_seconds = heartbeat_seconds
         self.dead_after_seconds = dead_after_seconds
         self.role = role
+        self.service_role = service_role  # this process's SERVICE_ROLE, for GET /api/jobs/worker/config
         self.stats = {"processed": 0, "succeeded": 0, "failed": 0, "retried": 0}
+        self._finished: set[str] = set()  # message ids finished since the last beat
         self.started_at = time.time()
         self.queues: list[str] = []
         self.broker_id = None
@@ -52,6 +57,19 @@ class WorkerPresence(Middleware):
             self.stats["failed"] += 1
         else:
             self.stats["retried"] += 1
+        if exception is None or message.failed:
+            self._finished.add(message.message_id)
+
+    def _prune_redeliveries(self) -> None:
+        """Drop the crash-redelivery counts of messages this process finished since the last beat.
+
+        One HKEYS per beat, usually of an empty hash: no Redis command per job.
+        """
+        finished, self._finished = self._finished, set()
+        counted = self.client.hkeys(self.keys("redeliveries"))
+        done = [key for key in counted if (key.decode() if isinstance(key, bytes) else key) in finished]
+        if done:
+            self.client.hdel(self.keys("redeliveries"), *done)
 
     # Lifecycle ------------------------------------------------------------------------
     def after_worker_boot(self, broker, worker):
@@ -61,7 +79,8 @@ class WorkerPresence(Middleware):
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
         self._thread.start()
-        log.info("WORKER_STARTED worker=%s queues=%s", self.worker_id, ",".join(self.queues))
+        log.info("WORKER_STARTED worker=%s queues=%s concurrency=%d retries=%s", self.worker_id,
+                 ",".join(self.queues), getattr(worker, "worker_threads", 0), retry_policy())
 
     def before_worker_shutdown(self, broker, worker):
         log.info("WORKER_STOPPING worker=%s running=%d", self.worker_id, len(self.tracking.running))
@@ -79,11 +98,17 @@ class WorkerPresence(Middleware):
         except Exception:  # Redis may be the reason we are stopping
             pass
 
-    def is_worker_alive(self, worker: str) -> bool:
-        """Whether a worker process (host:pid) has heartbeated within the dead-after window."""
+    def is_worker_alive(self, worker: str, heartbeat_at: dt.datetime | None = None) -> bool:
+        """Whether a worker process (host:pid) has heartbeated within the dead-after window.
+
+        heartbeat_at: the heartbeat of a job row that worker runs. A worker missing from the registry
+        (Redis lost its data a moment ago) whose job heartbeat is recent is alive: taking its job over
+        would run the job twice.
+        """
         raw = self.client.hget(self.keys("workers"), worker)
         if raw is None:
-            return False
+            return heartbeat_at is not None and utcnow() - heartbeat_at < dt.timedelta(
+                seconds=self.dead_after_seconds)
         try:
             return time.time() - json.loads(raw).get("last_heartbeat", 0) < self.dead_after_seconds
         except ValueError:
@@ -101,13 +126,14 @@ class WorkerPresence(Middleware):
     def beat(self) -> None:
         now = time.time()
         info = {"worker": self.worker_id, "host": socket.gethostname(), "pid": os.getpid(), "role": self.role,
-                "queues": self.queues, "running": len(self.tracking.running), "started_at": self.started_at,
-                "last_heartbeat": now, **self.stats}
+                "service_role": self.service_role, "queues": self.queues, "running": len(self.tracking.running),
+                "started_at": self.started_at, "last_heartbeat": now, **self.stats}
         pipe = self.client.pipeline(transaction=False)
         pipe.zadd(self.keys.dramatiq_heartbeats, {self.broker_id: int(now * 1000)})
         pipe.hset(self.keys("workers"), self.worker_id, json.dumps(info))
         pipe.execute()
         self.slots.renew_leases()
+        self._prune_redeliveries()
         running = self.tracking.running_job_ids()
         if running:
             with self.database.session() as session:
@@ -131,6 +157,8 @@ class WorkerPresence(Middleware):
         self.slots.sweep_waiting(self.broker)
         self._prune_workers()
         self._requeue_abandoned_jobs()
+        if self.reconciler is not None:
+            self.reconciler.run_if_due(self.broker, self.worker_id)
 
     def _requeue_abandoned_jobs(self) -> None:
         if not self.client.set(self.keys("recovery", "rows"), self.worker_id, nx=True, px=30_000):

@@ -133,6 +133,13 @@ class TestEnvironment:
             "TEST_FAKE_WEBPUSH_PORT": str(webpush_port),
             "PUSH_ENDPOINT_HOSTS": f"http://127.0.0.1:{webpush_port}",
             "WHATSAPP_WEBHOOK_SECRET": "test-whatsapp-secret",
+            # One test business drives far more than a tenant's fair share (chaos load, fuzzing): limits stay
+            # on, wide. tests/security checks the defaults' behaviour with its own settings.
+            "API_RATE_PER_KEY": "1000", "API_RATE_BURST": "5000", "DIAGNOSTICS_PER_BUSINESS": "50",
+            # Tests share one database per run and empty the queues between tests, which leaves earlier tests'
+            # rows owed a message: a later test's worker must not resend them into its own counts. The
+            # reconciler's tests set their own short delay.
+            "RECONCILE_AFTER_SECONDS": "3600",
         }
         os.environ.update(env)
         Path(env["PROSAAS_DATA_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import falcon
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from actors.diagnostics import diagnostic_ping
+from actors.diagnostics import MAX_PING_MS, diagnostic_ping
 from prosaas.jobs import enqueue_tracked
 from spectree import Response
 
@@ -15,6 +15,12 @@ class PingIn(BaseModel):
     steps: int = Field(default=0, ge=0, le=1000)
     step_ms: int = Field(default=0, ge=0, le=10_000)
     fail: bool = False
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        if self.steps * self.step_ms > MAX_PING_MS:
+            raise ValueError(f"steps x step_ms is {self.steps * self.step_ms} ms; at most {MAX_PING_MS} ms")
+        return self
 
 
 class Accepted(BaseModel):

@@ -9,11 +9,18 @@ from spectree import Response
 
 from db.job_search import JobFilter, search_jobs
 from db.models.core import JobStatus
+from prosaas.broker import broker
 from prosaas.jobs import job_view
 from prosaas.runtime import get_runtime
-from prosaas.tenants import tenants
+from prosaas.tenants import slot_limits, tenants as tenant_loads
 from web.resources.dashboard import POLL_MS, render
 from web.spec import api
+
+
+def tenants(business_id=None, *, limit: int = 1000) -> list[dict]:
+    """Every business's load, with the slot limits of the actors this web process declares."""
+    return tenant_loads(slot_limits(broker), business_id, limit=limit)
+
 
 PUBLIC_FIELDS = ("business_id", "name", "queued", "running", "waiting_for_slot", "failed_24h", "processed_24h",
                  "slots")

@@ -8,16 +8,18 @@ import logging
 from typing import Optional
 
 import falcon
+import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spectree import Response
 
 from actors.whatsapp import whatsapp_webhook
 from db.businesses import get_business
 from prosaas.jobs import enqueue_tracked
-from web.spec import api
+from web.spec import ErrorBody, api, validation_problems
 
 log = logging.getLogger("prosaas.web.whatsapp")
 SIGNATURE_HEADER = "X-Signature"
+REPLAY_WINDOW_SECONDS = 24 * 3600
 
 
 class WebhookMessage(BaseModel):
@@ -40,11 +42,6 @@ class WebhookAccepted(BaseModel):
     messages: int
 
 
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
-
-
 def signature_for(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -55,16 +52,45 @@ def _signature_ok(secret: str, body: bytes, header: Optional[str]) -> bool:
     return hmac.compare_digest(signature_for(secret, body).encode(), header.strip().lower().encode())
 
 
+class ReplayGuard:
+    """Each accepted signed body once: its SHA-256 is kept REPLAY_WINDOW_SECONDS (SET NX EX), and a body seen
+    again is answered 202 with the first job's id, without a second job."""
+
+    def __init__(self, runtime):
+        self.client = runtime.redis
+        self.keys = runtime.keys
+
+    def _key(self, body: bytes) -> str:
+        return self.keys("whatsapp", "seen", hashlib.sha256(body).hexdigest())
+
+    def claim(self, body: bytes) -> tuple[bool, Optional[str]]:
+        """(True, None) the first time a body is seen; (False, first job id or None) for a replay."""
+        key = self._key(body)
+        if self.client.set(key, "", nx=True, ex=REPLAY_WINDOW_SECONDS):
+            return True, None
+        return False, (self.client.get(key) or b"").decode() or None
+
+    def remember_job(self, body: bytes, job_id: str) -> None:
+        self.client.set(self._key(body), job_id, xx=True, keepttl=True)
+
+    def forget(self, body: bytes) -> None:
+        try:
+            self.client.delete(self._key(body))
+        except redis.RedisError:
+            pass  # Redis is down: the enqueue failed for the same reason, and the key expires anyway
+
+
 class WhatsAppWebhook:
     auth = "signed"
 
-    @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=Error, HTTP_404=Error, HTTP_422=Error),
+    @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_422=ErrorBody),
                   tags=["whatsapp"], security={})
     def on_post(self, req, resp):
         """Baileys webhook: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`; answers 202 at once.
 
         Body: `{"business_id": int, "messages": [{"id", "from", "text", "timestamp", "fromMe"?}]}` (read raw
-        for the signature, then validated: 401 bad signature, 422 malformed, 404 unknown business).
+        for the signature, then validated: 401 bad signature, 422 malformed, 404 unknown business). A body
+        accepted within the last 24 h is a replay: 202 with the first job's id, nothing enqueued.
         """
         secret = req.context.runtime.settings.whatsapp_webhook_secret
         if not secret:
@@ -78,8 +104,7 @@ class WhatsAppWebhook:
         try:
             payload = WebhookIn.model_validate(json.loads(body))
         except (ValueError, ValidationError) as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]) \
-                if isinstance(exc, ValidationError) else "body is not JSON"
+            detail = validation_problems(exc) if isinstance(exc, ValidationError) else "body is not JSON"
             raise falcon.HTTPUnprocessableEntity(title="Invalid webhook", description=detail)
         with req.context.runtime.database.session() as session:
             if get_business(session, payload.business_id) is None:
@@ -87,10 +112,23 @@ class WhatsAppWebhook:
                                           description=f"No business {payload.business_id}.")
         job_id = None
         if payload.messages:
+            replays = ReplayGuard(req.context.runtime)
+            first, job_id = replays.claim(body)
+            if not first:
+                log.info("WHATSAPP_WEBHOOK_REPLAY business_id=%s messages=%d job_id=%s", payload.business_id,
+                         len(payload.messages), job_id or "-")
+                resp.status = falcon.HTTP_202
+                resp.media = {"job_id": job_id, "messages": len(payload.messages)}
+                return
             messages = [m.model_dump(by_alias=True) for m in payload.messages]
-            enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
-                                       kwargs={"messages": messages})
+            try:
+                enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
+                                           kwargs={"messages": messages})
+            except Exception:
+                replays.forget(body)  # not accepted after all: the sender's retry must be processed
+                raise
             job_id = enqueued.job_id
+            replays.remember_job(body, job_id)
         log.info("WHATSAPP_WEBHOOK_ACCEPTED business_id=%s messages=%d job_id=%s", payload.business_id,
                  len(payload.messages), job_id or "-")
         resp.status = falcon.HTTP_202

@@ -1,12 +1,12 @@
 """Index background_jobs by (created_at, id): the operators' job search pages newest first by that key.
 
 Revision ID: 0014_opsview_job_search
-Revises: 0005_merge_heads
+Revises: 0013_legacy_stt_language
 """
 from alembic import op
 
 revision = "0014_opsview_job_search"
-down_revision = "0005_merge_heads"
+down_revision = "0013_legacy_stt_language"
 branch_labels = None
 depends_on = None
 
