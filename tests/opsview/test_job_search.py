@@ -56,7 +56,8 @@ def test_search_filters_pages_and_shows_a_failed_job_s_whole_story(worker_factor
     assert [a["attempt"] for a in attempts] == [1, 2, 3] and story["attempts"] == 3
     assert all(a["worker"] and a["finished_at"] >= a["started_at"] and "poison job always fails" in a["error"]
                for a in attempts)
-    assert story["dead_letter"]["job_id"] == failing
+    wait_for(lambda: (client.simulate_get(f"/api/admin/jobs/{failing}", headers=admin_headers).json["dead_letter"]
+                      or {}).get("job_id") == failing, 10, what="the job's dead letter")
     assert client.simulate_get("/api/admin/jobs/0123abc", headers=admin_headers).status_code == 404
 
     listed = run_cli("jobs", "list", "--q", "always fails", "--business", str(owner.id), "--json")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from prosaas.job_history import job_attempts
 from prosaas.jobs import enqueue_tracked
 from tests.machinery.helpers import marker, wait_status
 from tests.ops.test_dashboard_browser import CHROMIUM, browser_page  # noqa: F401  (the fixture and its skip)
@@ -124,6 +125,7 @@ def test_a_filter_finds_a_failed_job_and_a_bulk_retry_completes_it(browser_page,
     runtime.redis.set(redis_marks.key("broken", case), 1)
     job = enqueue_tracked(opsview_actors.broken_until_fixed, business_id=business.id, kwargs={"marker": case}).job_id
     wait_status(job, "failed")
+    wait_for(lambda: job_attempts(runtime.redis, runtime.keys, job), 10, what="the attempt to be recorded (~1 s)")
     runtime.redis.delete(redis_marks.key("broken", case))  # the fix is deployed
 
     _log_in(page, web_server, test_env["ADMIN_TOKEN"], "/dashboard/jobs")
