@@ -53,6 +53,7 @@ bench: $(TEST_STAMP) wrk
 clean:
 	rm -rf var/ .pytest_cache
 
-# Re-take docs/dashboard.png from a real run (headless chromium).
+# Re-take docs/dashboard.png and docs/dashboard-*.png from a real run (headless chromium).
 screenshot: $(TEST_STAMP) browser
 	PROSAAS_DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest tests/ops/test_dashboard_browser.py -q
+	PROSAAS_DASHBOARD_SCREENSHOTS=docs $(PY) -m pytest tests/opsview/test_operators_browser.py -q

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from db import job_store
 from db.base import utcnow
+from prosaas.queue_pause import paused_queues
 from prosaas.queue_stats import consumer_map, live_workers, queue_counts
 from prosaas.reconciler import reconciler_status
 from prosaas.redis_client import sentinel_view
@@ -105,11 +106,14 @@ def health_report() -> dict[str, Any]:
         workers = live_workers()
         consumers = consumer_map(workers)
         queues = queue_counts()
+        paused = paused_queues(get_runtime().redis, get_runtime().keys)
         for name, counts in queues.items():
             counts["consumers"] = len(consumers.get(name, []))
+            counts["paused"] = name in paused
         report.update(queues=queues, workers=workers, scheduler=scheduler_status(),
                       reconciler=reconciler_status(get_runtime().redis, get_runtime().keys),
-                      queues_without_consumer=[q for q, c in consumers.items() if not c])
+                      queues_without_consumer=[q for q, c in consumers.items() if not c],
+                      paused_queues=sorted(paused))
         report["stuck_queues"] = [q for q in report["queues_without_consumer"]
                                   if queues[q]["ready"] or queues[q]["delayed"] or queues[q]["waiting"]]
         if report["stuck_queues"]:

@@ -11,6 +11,7 @@ from prosaas.group_ack import AckBatcher, GroupAckConsumer
 from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.periodic_dedup import TickEnqueues
+from prosaas.queue_pause import PausableConsumer, QueuePauses
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
 
@@ -27,6 +28,7 @@ class ProsaasBroker(RedisBroker):
     """
 
     slots: BusinessSlots | None = None
+    pauses: QueuePauses | None = None  # paused queues are not consumed (prosaas/queue_pause.py)
     known_queues: tuple[str, ...] | None = None  # set: an actor on any other queue fails at its declaration
     ticks: TickEnqueues | None = None  # periodic messages: once per actor and minute (prosaas/periodic_dedup.py)
 
@@ -52,7 +54,10 @@ class ProsaasBroker(RedisBroker):
         # timeout, 1 s, then 0.5-1 s between polls), so a job sent to a quiet queue waited up to a second
         # (bench/README.md, "Group acks"). Capped at IDLE_POLL_MS an idle consumer costs a few cheap
         # fetches a second.
-        return super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
+        consumer = super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
+        if self.pauses is None or queue_name.endswith(".DQ"):
+            return consumer
+        return PausableConsumer(consumer, self.pauses, queue_name)
 
     # Hook dispatch: Dramatiq calls every middleware's method for every signal, most of them the base
     # class's no-op; with 13 middleware that loop was a measurable share of a no-op job's CPU (bench/README.md).

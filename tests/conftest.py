@@ -73,6 +73,7 @@ def clean_queues(broker, runtime):
     """Empty every queue (and dead letters) before and after a test that counts messages."""
     def flush():
         broker.flush_all()
+        runtime.redis.delete(runtime.keys("paused_queues"))  # no queue stays paused (prosaas/queue_pause.py)
         for pattern in ("slots", "waiting"):
             for key in runtime.redis.scan_iter(match=runtime.keys(pattern, "*")):
                 runtime.redis.delete(key)

@@ -16,11 +16,12 @@ from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
 from web.resources import recordings, sessions
 from web.resources import businesses
+from web.resources import admin_jobs, dashboard_jobs, queues, stats, tenants
 from web.spec import DeclaredContentTypeMiddleware, api
 
 # Each module registers its own routes; a new resource group is one line here.
 ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions, broadcasts,
-                 businesses]
+                 businesses, queues, stats, tenants, admin_jobs, dashboard_jobs]
 
 
 class RuntimeContext:

@@ -80,6 +80,7 @@ class BackgroundJob(Base):
     __table_args__ = (
         Index("ix_background_jobs_business_type_status", "business_id", "type", "status"),
         Index("ix_background_jobs_status_updated", "status", "updated_at"),
+        Index("ix_background_jobs_created_id", "created_at", "id"),  # job search pages by this key
     )
 
     @property

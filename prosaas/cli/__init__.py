@@ -12,7 +12,7 @@ OWN_SETTINGS_COMMANDS = {"run", "stop", "status", "reload", "web", "worker", "sc
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from prosaas.cli import admin, info, lifecycle, roles
+    from prosaas.cli import admin, bulk, info, lifecycle, queues, roles
 
     parser = argparse.ArgumentParser(prog="prosaas", description="Multi-tenant background jobs on Dramatiq.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     roles.add_commands(commands)
     admin.add_commands(commands)
     info.add_commands(commands)
+    queues.add_commands(commands)
+    bulk.add_commands(commands)
     return parser
 
 

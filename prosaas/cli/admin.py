@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
+from prosaas.cli.job_filters import add_job_filter_arguments, job_filter_of
 from prosaas.clients.twilio_callbacks import recording_status_callback
 
 
@@ -30,9 +31,9 @@ def add_commands(commands) -> None:
     disable.set_defaults(handler=cmd_business_disable)
 
     jobs = commands.add_parser("jobs", help="inspect and control jobs").add_subparsers(dest="sub", required=True)
-    listing = jobs.add_parser("list")
-    listing.add_argument("--status")
-    listing.add_argument("--business", type=int)
+    listing = jobs.add_parser("list", help="jobs newest first, with the filters of GET /api/admin/jobs")
+    add_job_filter_arguments(listing)
+    listing.add_argument("--before-id", help="the next page: the last id of the previous one")
     listing.add_argument("--limit", type=int, default=30)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_jobs_list)
@@ -155,13 +156,9 @@ def _print_jobs(jobs) -> None:
 
 
 def cmd_jobs_list(args, settings) -> int:
-    from db import job_store
-    from prosaas.jobs import job_view
-    from prosaas.runtime import get_runtime
+    from prosaas.job_lookup import find_jobs
 
-    with get_runtime().database.session() as session:
-        jobs = [job_view(j) for j in job_store.list_jobs(session, business_id=args.business, status=args.status,
-                                                          limit=args.limit)]
+    jobs = find_jobs(job_filter_of(args), before_id=args.before_id, limit=args.limit)["jobs"]
     if args.json:
         print(json.dumps(jobs, indent=2))
     else:
