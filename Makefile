@@ -23,14 +23,14 @@ install: $(STAMP)
 install-test: $(TEST_STAMP)
 
 run: $(STAMP)
-	$(PY) -m prosaas migrate
-	$(PY) -m prosaas run
+	@$(PY) -m prosaas migrate
+	@$(PY) -m prosaas run
 
 stop:
-	$(PY) -m prosaas stop
+	@$(PY) -m prosaas stop
 
 status:
-	$(VENV)/bin/supervisorctl -c supervisord.conf status
+	@$(PY) -m prosaas status
 
 # Chromium for the dashboard's browser test (Debian's package; Playwright drives it).
 browser:
@@ -57,6 +57,7 @@ bench: $(TEST_STAMP) wrk
 clean:
 	rm -rf var/ .pytest_cache
 
-# Re-take docs/dashboard.png from a real run (headless chromium).
+# Re-take docs/dashboard.png and docs/dashboard-*.png from a real run (headless chromium).
 screenshot: $(TEST_STAMP) browser
 	PROSAAS_DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest tests/ops/test_dashboard_browser.py -q
+	PROSAAS_DASHBOARD_SCREENSHOTS=docs $(PY) -m pytest tests/opsview/test_operators_browser.py -q

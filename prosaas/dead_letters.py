@@ -40,14 +40,16 @@ def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int]
             options = data.get("options", {})
             if business_id is not None and options.get("business_id") != business_id:
                 continue
-            reason = reasons.get(redis_id)
+            # "reason" (recovery's) or "reason\nerror" (a permanent failure's, see middleware/retries.py)
+            reason, _, recorded_error = (reasons.get(redis_id) or b"").decode().partition("\n")
             entries.append({
                 "message_id": data.get("message_id"), "redis_message_id": redis_id.decode(),
                 "queue": name, "actor": data.get("actor_name"), "job_id": options.get("job_id"),
                 "business_id": options.get("business_id"), "attempts": options.get("retries", 0) + 1,
-                "reason": reason.decode() if reason else ("time_limit" if "TimeLimitExceeded" in
-                                                          (options.get("traceback") or "") else "retries_exhausted"),
-                "error": (options.get("traceback") or "").strip().splitlines()[-1:] or None,
+                "reason": reason or ("time_limit" if "TimeLimitExceeded" in (options.get("traceback") or "")
+                                     else "retries_exhausted"),
+                "error": [recorded_error] if recorded_error else
+                (options.get("traceback") or "").strip().splitlines()[-1:] or None,
                 "failed_at_ms": int(score),
             })
     entries.sort(key=lambda e: e["failed_at_ms"], reverse=True)

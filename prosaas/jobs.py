@@ -16,7 +16,7 @@ from db.base import new_id
 from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobControl, JobStatus
 from prosaas.dead_letters import discard_dead_letter
-from prosaas.errors import BrokerUnavailable
+from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.middleware.tracking import HandedOn, current_job_id
 from prosaas.queue_stats import consumer_map
 from prosaas.runtime import get_runtime
@@ -212,8 +212,12 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def job_view(job: BackgroundJob) -> dict[str, Any]:
-    """The public JSON shape of a job (README, "HTTP API")."""
+def job_view(job: BackgroundJob, *, detail: bool = True) -> dict[str, Any]:
+    """The public JSON shape of a job (README, "HTTP API").
+
+    `detail=False` (what a tenant sees): the error is only its class and reason code; the text, which may
+    quote internal hosts, ports and URLs, is for operators.
+    """
     def iso(value):
         return value.isoformat() if value else None
 
@@ -222,7 +226,8 @@ def job_view(job: BackgroundJob) -> dict[str, Any]:
         "queue": job.queue,
         "progress": {"total": job.total, "processed": job.processed, "succeeded": job.succeeded,
                      "failed": job.failed, "percent": job.percent},
-        "error": job.error, "error_reason": job.error_reason, "attempts": job.attempts,
+        "error": job.error if detail else error_class(job.error), "error_class": error_class(job.error),
+        "error_reason": job.error_reason, "attempts": job.attempts,
         "requested_action": job.requested_action, "result": job.result,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at), "heartbeat_at": iso(job.heartbeat_at),

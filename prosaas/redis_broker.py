@@ -7,6 +7,8 @@ from dramatiq.middleware import Middleware, MiddlewareError
 from prosaas.group_ack import AckBatcher
 from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
+from prosaas.periodic_dedup import TickEnqueues
+from prosaas.queue_pause import PausableConsumer, QueuePauses
 from prosaas.redis_protocol import Keys, Protocol, prepare_for_enqueue, redis_id
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
@@ -25,7 +27,9 @@ class ProsaasBroker(RedisBroker):
     """
 
     slots: BusinessSlots | None = None
+    pauses: QueuePauses | None = None  # paused queues are not consumed (prosaas/queue_pause.py)
     known_queues: tuple[str, ...] | None = None  # set: an actor on any other queue fails at its declaration
+    ticks: TickEnqueues | None = None  # periodic messages: once per actor and minute (prosaas/periodic_dedup.py)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,7 +58,10 @@ class ProsaasBroker(RedisBroker):
         # timeout, 1 s, then 0.5-1 s between polls), so a job sent to a quiet queue waited up to a second
         # (bench/README.md, "Group acks"). Capped at IDLE_POLL_MS an idle consumer costs a few cheap
         # fetches a second.
-        return super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
+        consumer = super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
+        if self.pauses is None or queue_name.endswith(".DQ"):
+            return consumer
+        return PausableConsumer(consumer, self.pauses, queue_name)
 
     def close(self) -> None:
         """Dramatiq's close, and this process's group-ack and group-send threads stop (after their last batch)."""
@@ -109,6 +116,8 @@ class ProsaasBroker(RedisBroker):
     def enqueue(self, message, *, delay=None):
         """RedisBroker.enqueue, step for step, but a message of a per_business actor goes into Redis through
         its business's slot admission instead of `do_enqueue`."""
+        if self.ticks is not None and "scheduled_at" in message.options and not self.ticks.first_for_tick(message):
+            return message  # another scheduler already enqueued this tick
         limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
         message = prepare_for_enqueue(message, delay)
         self.emit_before("enqueue", message, delay)
