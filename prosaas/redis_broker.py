@@ -9,7 +9,7 @@ from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.periodic_dedup import TickEnqueues
 from prosaas.queue_pause import PausableConsumer, QueuePauses
-from prosaas.redis_protocol import Keys, Protocol, prepare_for_enqueue, redis_id
+from prosaas.redis_protocol import Keys, Protocol, is_delay_queue, prepare_for_enqueue, redis_id
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
 
@@ -59,7 +59,7 @@ class ProsaasBroker(RedisBroker):
         # (bench/README.md, "Group acks"). Capped at IDLE_POLL_MS an idle consumer costs a few cheap
         # fetches a second.
         consumer = super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
-        if self.pauses is None or queue_name.endswith(".DQ"):
+        if self.pauses is None or is_delay_queue(queue_name):
             return consumer
         return PausableConsumer(consumer, self.pauses, queue_name)
 

@@ -136,10 +136,9 @@ def test_retry_and_throws_outcomes_stay_out_of_the_error_log(stack_broker, caplo
         run_worker(stack_broker)
         wait_for(lambda: stack_broker.client.zcard(Keys(stack_broker.namespace).dead_letters("default")) == 3,
                  30, what="three dead letters")
-    failed = {record.getMessage().split()[1]: record.levelno for record in caplog.records
-              if record.getMessage().startswith("JOB_FAILED")}
-    assert failed == {"actor=expected": logging.INFO, "actor=asks_again": logging.WARNING,
-                      "actor=broken": logging.ERROR}
+    failed = {record.event_fields["actor"]: record.levelno for record in caplog.records
+              if record.getMessage() == "JOB_FAILED"}
+    assert failed == {"expected": logging.INFO, "asks_again": logging.WARNING, "broken": logging.ERROR}
 
 
 def test_close_stops_the_group_ack_and_group_send_threads(bare_broker):
