@@ -67,6 +67,8 @@ class WorkerPresence(Middleware):
         One HKEYS per beat, usually of an empty hash: no Redis command per job.
         """
         finished, self._finished = self._finished, set()
+        skipped, self.tracking.skipped_as_finished = self.tracking.skipped_as_finished, set()
+        finished |= skipped  # a redelivered copy of a finished job, skipped: done for good too
         counted = self.client.hkeys(self.keys("redeliveries"))
         done = [key for key in counted if (key.decode() if isinstance(key, bytes) else key) in finished]
         if done:

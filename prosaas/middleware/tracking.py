@@ -65,6 +65,9 @@ class JobTracking(Middleware):
         self.writes = JobWriteBatcher(database)  # claims and outcomes of this process, group-committed
         self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
         self._tokens: dict[str, contextvars.Token] = {}
+        # Deliveries skipped because their job had already finished: these messages are done for good, so
+        # WorkerPresence prunes their crash-redelivery counts as it does for the ones that ran.
+        self.skipped_as_finished: set[str] = set()
 
     @property
     def actor_options(self):
@@ -96,6 +99,7 @@ class JobTracking(Middleware):
                            delay=delay)
         else:
             log.info("JOB_SKIPPED job_id=%s reason=%s message_id=%s", job_id, claim.reason, message.message_id)
+            self.skipped_as_finished.add(message.message_id)
         raise SkipMessage(claim.reason)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
