@@ -55,7 +55,7 @@ def start_in_own_pid_namespace(env: dict, log_dir: Path):
 def sigkill_trial(bench: BenchEnv, business_id: int, *, other_host: bool = False) -> tuple[float, float]:
     """(seconds until the victim's messages are back in the queue, seconds until every job completed)."""
     from bench.support import actors
-    from bench.support.drain import start_ours
+    from bench.support.drain import start_ours, stop_process
     from prosaas.jobs import enqueue_tracked
     from prosaas.runtime import get_runtime
     from tests.support.processes import wait_for
@@ -81,9 +81,9 @@ def sigkill_trial(bench: BenchEnv, business_id: int, *, other_host: bool = False
                  what="killed jobs completed")
         return requeued, time.monotonic() - killed_at
     finally:
-        victim.kill_group()
+        stop_process(victim)
         if survivor is not None:
-            survivor.stop()
+            stop_process(survivor)
 
 
 def redis_restart(bench: BenchEnv, key: str) -> dict:
@@ -96,13 +96,14 @@ def redis_restart(bench: BenchEnv, key: str) -> dict:
 
     valkey = PrivateValkey().start()
     env = {**bench.env, **DEFAULTS, "REDIS_URL": valkey.url}
-    worker = start_ours(env, bench.tmp, processes=1, greenlets=10)
-    port = free_port()
-    web = serve_ours(port, bench.tmp, env)
-    base = f"http://127.0.0.1:{port}"
+    worker = web = None
     headers = {"Authorization": f"Bearer {key}"}
     answers = {}
     try:
+        worker = start_ours(env, bench.tmp, processes=1, greenlets=10)
+        port = free_port()
+        web = serve_ours(port, bench.tmp, env)
+        base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/readyz")
         assert requests.post(f"{base}/api/diagnostics/ping", json={}, headers=headers, timeout=10).status_code == 202
         valkey.stop()
@@ -124,8 +125,9 @@ def redis_restart(bench: BenchEnv, key: str) -> dict:
         wait_for(lambda: statuses([job_id]).get(job_id) == "completed", 300, interval=0.1, what="job after restart")
         job_seconds = time.monotonic() - back
     finally:
-        stop(web)
-        worker.stop()
+        for role in (web, worker):
+            if role is not None:
+                stop(role)
         valkey.close()
     return {"redis_api_s": round(api_seconds, 2), "redis_job_s": round(job_seconds, 2),
             "redis_down_answers": ";".join(f"{k}:{v}" for k, v in sorted(answers.items()))}
