@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: wrk run stop status test bench install install-test browser clean screenshot
+.PHONY: wrk run stop status test bench install install-test browser redis-server clean screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,11 @@ status:
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"
 
-test: $(TEST_STAMP) browser
+# Redis server and sentinel for the Sentinel failover test (Debian's package; the suite starts private ones).
+redis-server:
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) || echo "redis-server could not be installed: the Sentinel test will be skipped"
+
+test: $(TEST_STAMP) browser redis-server
 	$(PY) -m pytest tests
 
 # wrk drives the API benchmark (Debian's package).

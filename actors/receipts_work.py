@@ -5,6 +5,10 @@ SIGKILL the retried job re-reads the cursor, re-runs at most the interrupted bat
 already-deleted file succeeds) and its counts stay exact. Transient database or storage errors back
 off 2 -> 4 -> 8 -> 16 -> 30 s (RECEIPTS_BACKOFF_BASE_SECONDS) and the same batch is tried again.
 
+A long deletion never meets its time limit in the normal course: between batches, when what is left
+of the limit is less than a safety margin, it hands itself on to a continuation message (same job
+id, cursor and progress kept). Only a batch stuck past the limit is killed (and retried from the cursor).
+
 A receipt whose file the store refuses to delete (a permanent error) KEEPS its database row: it is
 counted as failed and listed in the result's `failed_ids`, so no file is ever left without the row
 that points at it and the user can retry the deletion later.
@@ -29,6 +33,8 @@ log = logging.getLogger("prosaas.receipts")
 BATCH_SIZE = 50
 MAX_CONSECUTIVE_TRANSIENT_ERRORS = 8   # 2+4+8+16+30+30+30+30 s, then the job's own retry takes over
 MAX_LISTED_FAILURES = 1000
+HAND_ON_MARGIN_SHARE = 0.2             # hand on with a fifth of the time limit left ...
+HAND_ON_MARGIN_BATCHES = 3             # ... or three of the slowest batch so far, whichever is longer
 TRANSIENT_ERRORS = (StorageUnavailable, OperationalError, InterfaceError)
 T = TypeVar("T")
 
@@ -56,8 +62,12 @@ def _result(cursor: dict, total: int) -> dict:
 class ReceiptDeletion:
     """One run of a deletion job; every step reads its state from the job row, never from memory."""
 
-    def __init__(self, business_id: int, ids: Optional[list[int]], progress: JobProgress):
+    def __init__(self, business_id: int, ids: Optional[list[int]], progress: JobProgress,
+                 time_limit_s: Optional[float] = None):
         self.business_id = business_id
+        self.time_limit_s = time_limit_s
+        self.started = time.monotonic()
+        self.slowest_batch_s = 0.0
         self.ids = ids
         self.progress = progress
         self.runtime = get_runtime()
@@ -67,12 +77,16 @@ class ReceiptDeletion:
         try:
             self._with_backoff(self._start)
             while True:
+                batch_started = time.monotonic()
                 outcome = self._with_backoff(self._delete_next_batch)
+                self.slowest_batch_s = max(self.slowest_batch_s, time.monotonic() - batch_started)
                 if outcome == "done":
                     return self._finish()
                 if outcome in ("pause", "cancel"):
                     self.progress.honour(outcome)
                     return None
+                if self._time_to_hand_on():
+                    return self._hand_on()
         except Stopped:
             return None
 
@@ -114,14 +128,27 @@ class ReceiptDeletion:
             action = job_store.update_progress(session, self.progress.job_id, processed=cursor["processed"],
                                                succeeded=cursor["deleted"], failed=cursor["failed"],
                                                cursor=cursor, result=_result(cursor, total))
-        log.info("RECEIPTS_DELETE batch ids=%d-%d count=%d deleted=%d failed=%d progress=%d/%d job_id=%s",
-                 batch[0][0], batch[-1][0], len(batch), deleted, len(refused), cursor["processed"], total,
-                 self.progress.job_id)
+        log.info("RECEIPTS_DELETE batch ids=%d-%d count=%d deleted=%d failed=%d storage_deleted=%d "
+                 "storage_failed=%d progress=%d/%d percent=%.1f job_id=%s", batch[0][0], batch[-1][0], len(batch),
+                 deleted, len(refused), len(outcome.deleted), len(outcome.failed), cursor["processed"], total,
+                 100.0 * cursor["processed"] / total if total else 100.0, self.progress.job_id)
         for receipt_id, key in batch:
             if key in outcome.failed:
                 log.warning("RECEIPTS_DELETE storage_failed receipt_id=%d reason=%s", receipt_id,
                             outcome.failed[key][:200])
         return action
+
+    def _time_to_hand_on(self) -> bool:
+        if not self.time_limit_s:
+            return False
+        margin = max(self.time_limit_s * HAND_ON_MARGIN_SHARE, self.slowest_batch_s * HAND_ON_MARGIN_BATCHES)
+        return time.monotonic() - self.started >= self.time_limit_s - margin
+
+    def _hand_on(self):
+        job = self.progress.load()
+        log.info("RECEIPTS_DELETE handed_on job_id=%s progress=%d/%d after_id=%s elapsed_s=%.1f", job.id,
+                 job.processed, job.total, job.cursor["after_id"], time.monotonic() - self.started)
+        return self.progress.hand_on()
 
     def _finish(self) -> dict:
         job = self.progress.load()
@@ -162,9 +189,9 @@ class ReceiptDeletion:
             raise Stopped(action)
 
 
-def delete_receipts(business_id: int, ids: Optional[list[int]]) -> Optional[dict]:
-    """Run (or continue) the tracked deletion job of the current message."""
+def delete_receipts(business_id: int, ids: Optional[list[int]], *, time_limit_s: Optional[float] = None):
+    """Run (or continue) the tracked deletion job of the current message; hands on before `time_limit_s`."""
     progress = JobProgress.current()
     if progress is None:
         raise BadInput("receipt deletion runs only as a tracked job (start it with POST /api/receipts/delete)")
-    return ReceiptDeletion(business_id, ids, progress).run()
+    return ReceiptDeletion(business_id, ids, progress, time_limit_s).run()

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
+from enum import StrEnum
 from typing import Optional
 
 import dramatiq
@@ -28,7 +28,7 @@ from prosaas.jobs import enqueue_tracked
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
 
-from actors import recordings_work as work
+import actors.recordings_work as work
 
 log = logging.getLogger("prosaas.recordings")
 
@@ -38,8 +38,11 @@ MAX_PRIORITY_REENQUEUES = 2  # after the first priority download: at most this m
 @dramatiq.actor(queue_name="recordings", job_type="recording_download",
                 per_business=lambda: get_settings().recordings_per_business,
                 max_retries=6, min_backoff=1_000, max_backoff=30_000, time_limit=15 * 60 * 1000)
-def download_recording(business_id: int, recording_sid: str) -> dict:
-    """Download a recording (retrying Twilio's early 404 and 5xx), then queue its transcription."""
+def download_recording(business_id: int, recording_sid: str, call_sid: Optional[str] = None) -> dict:
+    """Download a recording (retrying Twilio's early 404 and 5xx), then queue its transcription.
+
+    `call_sid` only names the call in the slot log lines (SLOT_ACQUIRED/SLOT_RELEASED call_sid=…).
+    """
     downloaded = work.perform_download(download_recording, business_id, recording_sid)
     queue_transcription(business_id, recording_sid)
     return {"recording_sid": recording_sid, "bytes": downloaded.size_bytes,
@@ -53,7 +56,7 @@ def transcribe_recording(business_id: int, recording_sid: str) -> dict:
 
 @dramatiq.actor(queue_name="maintenance", periodic=cron("0 4 * * *"), time_limit=60 * 60 * 1000)
 def cleanup_recordings() -> dict:
-    """Daily: delete local recording files past RECORDINGS_RETENTION_DAYS."""
+    """Daily: delete stored recording files past RECORDINGS_RETENTION_DAYS."""
     return work.cleanup_expired_recordings(retention_days=get_settings().recordings_retention_days)
 
 
@@ -87,7 +90,7 @@ def accept_recording_callback(business_id: int, *, call_sid: str, recording_sid:
         return "duplicate"
     try:
         enqueued = enqueue_tracked(download_recording, business_id=business_id,
-                                   kwargs={"recording_sid": recording_sid})
+                                   kwargs={"recording_sid": recording_sid, "call_sid": call_sid})
     except BrokerUnavailable:
         with database.session() as session:
             store.delete_recording_row(session, recording_id)
@@ -119,13 +122,21 @@ def queue_transcription(business_id: int, recording_sid: str) -> Optional[str]:
     return enqueued.job_id
 
 
+class PlaybackState(StrEnum):
+    READY = "ready"      # stored: serve the file
+    PENDING = "pending"  # a download is on its way
+    STUCK = "stuck"      # downloads made no progress, re-enqueueing gave up
+    FAILED = "failed"    # the download failed for good
+    ABSENT = "absent"    # Twilio said the call has no recording
+
+
 @dataclass(frozen=True)
 class Playback:
     """What to answer a user who wants to hear a call's recording."""
 
-    state: str                       # ready | pending | stuck | failed | absent
+    state: PlaybackState
     recording: Recording
-    path: Optional[Path] = None
+    file: Optional[recording_files.StoredFile] = None
     job: Optional[BackgroundJob] = None
     detail: str = ""
 
@@ -139,7 +150,7 @@ def _active(job: Optional[BackgroundJob]) -> bool:
 
 
 def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
-    """The local file of the call's recording, or the priority download that will bring it. None: no such call."""
+    """The stored file of the call's recording, or the priority download that will bring it. None: no such call."""
     database = get_runtime().database
     stuck_after = dt.timedelta(seconds=get_settings().recording_stuck_after_seconds)
     with database.session() as session:
@@ -147,14 +158,15 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
         if recording is None:
             return None
         if recording.status == RecordingStatus.READY and recording.file_path:
-            path = recording_files.absolute(recording.file_path)
-            if recording_files.existing_size(path) == recording.size_bytes:
-                return Playback("ready", recording, path=path)
+            file = recording_files.StoredFile(recording.file_path)
+            if recording_files.existing_size(file) == recording.size_bytes:  # StorageUnavailable: the caller's 503
+                return Playback(PlaybackState.READY, recording, file=file)
         if recording.status == RecordingStatus.ABSENT:
-            return Playback("absent", recording, detail="Twilio reported that this call has no recording.")
+            return Playback(PlaybackState.ABSENT, recording,
+                            detail="Twilio reported that this call has no recording.")
         claim = recording.priority_job_id or ""
         if claim.startswith(store.CLAIM_PREFIX):  # another request is enqueueing it right now
-            return Playback("pending", recording)
+            return Playback(PlaybackState.PENDING, recording)
         priority = job_store.get_job(session, claim) if claim else None
         background = (job_store.get_job(session, recording.download_job_id)
                       if recording.download_job_id else None)
@@ -164,9 +176,9 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
         return _active(job) and now - _last_progress(job) > stuck_after
 
     if _active(priority) and not stuck(priority):
-        return Playback("pending", recording, job=priority)
+        return Playback(PlaybackState.PENDING, recording, job=priority)
     if background is not None and background.status == JobStatus.RUNNING and not stuck(background):
-        return Playback("pending", recording, job=background)
+        return Playback(PlaybackState.PENDING, recording, job=background)
     if recording.priority_enqueues > MAX_PRIORITY_REENQUEUES:
         return _gave_up(recording, priority, stuck(priority))
     return _enqueue_priority(business_id, recording, priority)
@@ -174,7 +186,8 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
 
 def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool) -> Playback:
     if job is not None and job.status == JobStatus.FAILED and not is_stuck:
-        return Playback("failed", recording, job=job, detail=f"The recording could not be downloaded: {job.error}")
+        return Playback(PlaybackState.FAILED, recording, job=job,
+                        detail=f"The recording could not be downloaded: {job.error}")
     queue = job.queue if job is not None else "high"
     idle = queue_stats.queues_without_consumer()
     if queue in idle:
@@ -185,7 +198,7 @@ def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool)
                   f"{1 + MAX_PRIORITY_REENQUEUES} attempts; check the workers of that queue.")
     log.warning("RECORDING_PLAYBACK_STUCK business_id=%s call_sid=%s recording_sid=%s queue=%s idle_queues=%s",
                 recording.business_id, recording.call_sid, recording.recording_sid, queue, ",".join(idle) or "-")
-    return Playback("stuck", recording, job=job, detail=detail)
+    return Playback(PlaybackState.STUCK, recording, job=job, detail=detail)
 
 
 def _enqueue_priority(business_id: int, recording: Recording, previous: Optional[BackgroundJob]) -> Playback:
@@ -194,11 +207,12 @@ def _enqueue_priority(business_id: int, recording: Recording, previous: Optional
     with database.session() as session:
         if not store.claim_priority_download(session, recording.id, seen_job_id=recording.priority_job_id,
                                              token=token):
-            return Playback("pending", recording)  # a concurrent request won; it enqueues the one download
+            return Playback(PlaybackState.PENDING, recording)  # a concurrent request won; it enqueues the download
         store.revive_failed_for_priority(session, recording.id)
     try:
         enqueued = enqueue_tracked(download_recording, business_id=business_id,
-                                   kwargs={"recording_sid": recording.recording_sid}, queue_name="high")
+                                   kwargs={"recording_sid": recording.recording_sid, "call_sid": recording.call_sid},
+                                   queue_name="high")
     except BrokerUnavailable:
         with database.session() as session:
             store.settle_priority_claim(session, recording.id, token, None)
@@ -209,4 +223,4 @@ def _enqueue_priority(business_id: int, recording: Recording, previous: Optional
              "previous_job=%s previous_status=%s", business_id, recording.call_sid, recording.recording_sid,
              enqueued.job_id, recording.priority_enqueues + 1, previous.id if previous else "-",
              previous.status if previous else "-")
-    return Playback("pending", recording, job=enqueued.job)
+    return Playback(PlaybackState.PENDING, recording, job=enqueued.job)

@@ -1,21 +1,22 @@
-"""What the recording actors do: download to local storage, transcribe, and delete files past retention."""
+"""What the recording actors do: download into the shared store, transcribe, and delete files past retention."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from dramatiq.middleware import CurrentMessage
 
 from db import recordings_store as store
+from db.businesses import get_business
 from db.base import utcnow
 from db.models.recordings import RecordingStatus
-from prosaas.clients import recording_files, transcription, twilio_recordings
+from prosaas.clients import recording_files, transcription, twilio_api, twilio_recordings
 from prosaas.errors import BadInput, PermanentError
 from prosaas.middleware.retries import DEFAULT_MAX_RETRIES, describe_error
 from prosaas.runtime import get_runtime
+from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.recordings")
 
@@ -39,13 +40,13 @@ class Downloaded:
     fetched: bool
 
 
-def recording_file(business_id: int, recording_sid: str) -> tuple[str, Path]:
-    relative = recording_files.relative_path(business_id, f"{recording_sid}.mp3")
-    return relative, recording_files.absolute(relative)
+def recording_file(business_id: int, recording_sid: str) -> tuple[str, recording_files.StoredFile]:
+    file = recording_files.stored_file(business_id, f"{recording_sid}.mp3")
+    return file.relative, file
 
 
 def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
-    """Fetch one recording to local storage (idempotent) and mark it ready."""
+    """Fetch one recording into the store (idempotent: a complete stored copy is kept) and mark it ready."""
     database = get_runtime().database
     message = CurrentMessage.get_current_message()
     with database.session() as session:
@@ -58,9 +59,9 @@ def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
     log.info("WORKER_PICKED job_type=download queue=%s call_sid=%s business_id=%s recording_sid=%s retry=%s",
              message.queue_name if message else "-", call_sid, business_id, recording_sid,
              message.options.get("retries", 0) if message else 0)
-    relative, path = recording_file(business_id, recording_sid)
+    relative, file = recording_file(business_id, recording_sid)
     try:
-        result = twilio_recordings.download_recording(url, path, expected_size=expected)
+        result = twilio_recordings.download_recording(url, file, expected_size=expected)
     except Exception as exc:
         final = is_final_attempt(actor, exc)
         with database.session() as session:
@@ -71,12 +72,14 @@ def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
         log.warning("WORKER_DOWNLOAD_%s call_sid=%s business_id=%s recording_sid=%s error=%s",
                     "FAILED" if final else "RETRY", call_sid, business_id, recording_sid, type(exc).__name__)
         raise
-    duration_s = transcription.audio_duration(path) or (float(fallback_duration) if fallback_duration else None)
+    with recording_files.local_copy(file) as path:
+        measured = transcription.audio_duration(path)
+    duration_s = measured or (float(fallback_duration) if fallback_duration else None)
     with database.session() as session:
         store.mark_downloaded(session, recording_sid, file_path=relative, size_bytes=result.size_bytes,
                               duration_s=duration_s, download_ms=result.duration_ms if result.fetched else None)
     log.info("WORKER_DOWNLOAD_DONE call_sid=%s business_id=%s recording_sid=%s file=%s bytes=%d duration_ms=%d "
-             "fetched=%s", call_sid, business_id, recording_sid, path.name, result.size_bytes, result.duration_ms,
+             "fetched=%s", call_sid, business_id, recording_sid, file.name, result.size_bytes, result.duration_ms,
              str(result.fetched).lower())
     return Downloaded(recording_sid, result.size_bytes, result.duration_ms, result.fetched)
 
@@ -88,10 +91,13 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
         if recording is None:
             raise BadInput(f"no recording {recording_sid} for business {business_id}")
         if recording.status != RecordingStatus.READY or not recording.file_path:
-            raise PermanentError(f"recording {recording_sid} is not stored locally (status {recording.status})")
-        path = recording_files.absolute(recording.file_path)
+            raise PermanentError(f"recording {recording_sid} is not stored (status {recording.status})")
+        file = recording_files.StoredFile(recording.file_path)
+        business = get_business(session, business_id)
+        language = business.transcription_language if business else None
     try:
-        transcript = transcription.transcribe(path, "audio/mpeg")
+        with recording_files.local_copy(file) as path:
+            transcript = transcription.transcribe(path, "audio/mpeg", language=language)
     except Exception as exc:
         if is_final_attempt(actor, exc):
             with database.session() as session:
@@ -109,32 +115,41 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
 
 def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP_BATCH,
                                now: Optional[dt.datetime] = None) -> dict:
-    """Delete local files of recordings downloaded more than `retention_days` ago; mark them and their calls.
+    """Delete the stored files of recordings downloaded more than `retention_days` ago; mark them and their calls.
 
     Works in batches by ascending id; running it again finds nothing left to do.
     """
     database = get_runtime().database
     cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
-    after_id, expired, files_deleted, already_gone = 0, 0, 0, 0
+    after_id, expired, files_deleted, already_gone, kept_for_twilio = 0, 0, 0, 0, 0
+    delete_at_twilio = get_settings().recordings_delete_at_twilio
     while True:
         with database.session() as session:
-            batch = [(r.id, r.file_path) for r in store.expired_recordings(
+            batch = [(r.id, r.file_path, r.recording_sid) for r in store.expired_recordings(
                 session, downloaded_before=cutoff, after_id=after_id, limit=batch_size)]
         if not batch:
             break
-        for _id, relative in batch:
-            if relative and recording_files.delete(recording_files.absolute(relative)):
+        cleared = []
+        for recording_id, relative, recording_sid in batch:
+            # Our copy goes only once Twilio's is gone too (when asked to delete it): never neither copy left
+            # to play while Twilio still bills for one, and a refusal is tried again at the next cleanup.
+            if delete_at_twilio and not twilio_api.delete_recording(recording_sid):
+                kept_for_twilio += 1
+                continue
+            if relative and recording_files.delete(recording_files.StoredFile(relative)):
                 files_deleted += 1
             else:
                 already_gone += 1
+            cleared.append(recording_id)
         with database.session() as session:
-            store.mark_expired(session, [recording_id for recording_id, _ in batch])
-        expired += len(batch)
+            store.mark_expired(session, cleared)
+        expired += len(cleared)
         after_id = batch[-1][0]
         log.info("RECORDINGS_CLEANUP_BATCH expired=%d files_deleted=%d last_id=%d", len(batch), files_deleted,
                  after_id)
     stale_parts = recording_files.remove_stale_parts()
-    log.info("RECORDINGS_CLEANUP_DONE expired=%d files_deleted=%d already_gone=%d stale_parts=%d retention_days=%d",
-             expired, files_deleted, already_gone, stale_parts, retention_days)
+    log.info("RECORDINGS_CLEANUP_DONE expired=%d files_deleted=%d already_gone=%d kept_for_twilio=%d "
+             "stale_parts=%d retention_days=%d", expired, files_deleted, already_gone, kept_for_twilio, stale_parts,
+             retention_days)
     return {"expired": expired, "files_deleted": files_deleted, "already_gone": already_gone,
-            "stale_parts": stale_parts}
+            "kept_for_twilio": kept_for_twilio, "stale_parts": stale_parts}

@@ -1,7 +1,7 @@
 """Audio sessions (the original ML worker): process an uploaded recording into duration, segments, speakers, words.
 
-Three retries at 5/10/20 s; after the last one the session is `failed` with the error. Audio longer than
-SESSION_MAX_SECONDS (by its header or once decoded) fails at once as BadAudio.
+Three retries at exactly 5/10/20 s (no jitter); after the last one the session is `failed` with the error.
+Audio longer than SESSION_MAX_SECONDS (by its header or once decoded) fails at once as BadAudio.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ SESSIONS_DIR = "sessions"
 
 
 @dramatiq.actor(queue_name="default", job_type="audio_session", max_retries=3, min_backoff=5_000,
-                per_business=lambda: get_settings().sessions_per_business, time_limit=30 * 60 * 1000)
+                per_business=lambda: get_settings().sessions_per_business, backoff_jitter=False,
+                time_limit=30 * 60 * 1000)
 def process_audio_session(business_id: int, session_id: str) -> dict:
     database = get_runtime().database
     with database.session() as session:
@@ -37,8 +38,8 @@ def process_audio_session(business_id: int, session_id: str) -> dict:
         relative, content_type, attempt = row.file_path, row.content_type, row.attempts
     log.info("SESSION_PICKED business_id=%s session_id=%s attempt=%d", business_id, session_id, attempt)
     try:
-        transcript = transcription.transcribe(recording_files.absolute(relative, SESSIONS_DIR), content_type,
-                                              max_seconds=get_settings().session_max_seconds)
+        with recording_files.local_copy(recording_files.StoredFile(relative, SESSIONS_DIR)) as path:
+            transcript = transcription.transcribe(path, content_type, max_seconds=get_settings().session_max_seconds)
     except Exception as exc:
         final = is_final_attempt(process_audio_session, exc)
         with database.session() as session:

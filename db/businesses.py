@@ -32,3 +32,12 @@ def business_for_key(session: Session, key: str) -> Optional[Business]:
 
 def get_business(session: Session, business_id: int) -> Optional[Business]:
     return session.get(Business, business_id)
+
+
+def set_transcription_language(session: Session, business_id: int, language: Optional[str]) -> bool:
+    """The business's own speech-to-text language (None: TRANSCRIPTION_LANGUAGE); False if no such business."""
+    business = session.get(Business, business_id)
+    if business is None:
+        return False
+    business.transcription_language = language
+    return True

@@ -1,6 +1,6 @@
 """Group commit: many threads/greenlets of one process hand their writes to one writer, one transaction per batch.
 
-Built on prosaas.batching.Batcher: the writer puts whatever accumulated while its previous transaction was
+Built on db.batching.Batcher: the writer puts whatever accumulated while its previous transaction was
 in flight into ONE transaction of a few statements, each caller blocks until its own write is committed,
 and a failed batch fails every write in it with the cause (`GroupWriteFailed`, an SQLAlchemyError), never
 drops one. On SQLite each write goes alone in the caller's own transaction.
@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from prosaas.batching import Batcher, Item
+from db.batching import Batcher, Item
 
 Write = Item  # a caller's change; subclasses add their fields
 

@@ -1,9 +1,9 @@
 """New job rows by group commit: the web's concurrent requests share one durable INSERT and one commit.
 
 Every accepted job needs its `background_jobs` row committed (durably: the 202 promises it) before its
-message is sent. One commit per request made PostgreSQL's WAL flush (about 3.6 ms and 275 a second on our
-machines) and SQLAlchemy's unit of work the API's ceiling; here the rows that arrive while the previous
-INSERT is in flight go in together, one multi-row INSERT and one commit for all of them.
+message is sent. One commit per request made PostgreSQL's WAL flush and SQLAlchemy's unit of work the API's
+ceiling (figures in bench/README.md); here the rows that arrive while the previous INSERT is in flight go in
+together, one multi-row INSERT and one commit for all of them.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class JobInsertWriter(GroupCommitWriter[JobInsert]):
         return f"job {write.row['id']}"
 
     def write_batch(self, connection: Connection, batch: list[JobInsert]) -> None:
-        """PostgreSQL: one multi-row INSERT written out here (SQLAlchemy's took ~40 % longer per batch)."""
+        """PostgreSQL: one multi-row INSERT written out here (SQLAlchemy's is slower, see bench/README.md)."""
         json_columns, values = self._json_columns, []
         for write in batch:
             values.extend(json.dumps(write.row[name]) if name in json_columns and write.row[name] is not None

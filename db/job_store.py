@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -18,13 +19,22 @@ class JobConflict(Exception):
     """A control request that does not fit the job's current state (HTTP 409)."""
 
 
+class ClaimAction(StrEnum):
+    RUN = "run"      # the row is ours now: run the actor
+    SKIP = "skip"    # no row, or the job is finished, paused or cancelled: ack without running
+    DEFER = "defer"  # another live worker runs it: try again later
+
+
 @dataclass(frozen=True)
 class Claim:
     """What a worker should do with a delivered message, decided from its job row."""
 
-    action: str  # "run" | "skip" | "defer"
+    action: ClaimAction
     reason: str = ""
     job: Optional[BackgroundJob] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "action", ClaimAction(self.action))  # a misspelt action fails here
 
 
 def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, queue: str, message_id: str,
@@ -171,6 +181,21 @@ def record_retry(session: Session, job_id: str, *, error: str, reason: str) -> N
         .values(status=JobStatus.QUEUED, error=error, error_reason=reason, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def hand_on_job(session: Session, job_id: str, *, message_id: str) -> bool:
+    """A running job goes on in a continuation message: queued for it, progress and cursor kept.
+
+    The attempt is given back (the continuation's claim counts it again): handing on is not a retry.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING)
+        .values(status=JobStatus.QUEUED, message_id=message_id, attempts=BackgroundJob.attempts - 1,
+                updated_at=now, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def update_progress(session: Session, job_id: str, *, total: Optional[int] = None,

@@ -88,7 +88,3 @@ def record_attempt(session: Session, send_id: int, status: str, error: Optional[
     row.last_error = error[:1000] if error else None
     row.updated_at = utcnow()
 
-
-def sends_for(session: Session, business_id: int, notification_key: str) -> list[NotificationSend]:
-    return list(session.scalars(select(NotificationSend).where(NotificationSend.business_id == business_id,
-                                                               NotificationSend.notification_key == notification_key)))

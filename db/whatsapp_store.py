@@ -114,21 +114,6 @@ def conversation_messages(session: Session, business_id: int, conversation_id: i
         .order_by(WhatsAppMessage.id).limit(limit)))
 
 
-def list_messages(session: Session, business_id: int, limit: int = 100) -> list[WhatsAppMessage]:
-    return list(session.scalars(select(WhatsAppMessage).where(WhatsAppMessage.business_id == business_id)
-                                .order_by(WhatsAppMessage.id).limit(limit)))
-
-
-def get_conversation(session: Session, business_id: int, conversation_id: int) -> Optional[WhatsAppConversation]:
-    return session.scalars(select(WhatsAppConversation).where(
-        WhatsAppConversation.business_id == business_id, WhatsAppConversation.id == conversation_id)).first()
-
-
-def list_conversations(session: Session, business_id: int, limit: int = 100) -> list[WhatsAppConversation]:
-    return list(session.scalars(select(WhatsAppConversation).where(WhatsAppConversation.business_id == business_id)
-                                .order_by(WhatsAppConversation.id).limit(limit)))
-
-
 def idle_open_conversations(session: Session, *, idle_before: dt.datetime,
                             limit: int = 200) -> list[WhatsAppConversation]:
     """Open conversations (of every business) with no customer message since `idle_before`."""

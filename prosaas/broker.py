@@ -67,7 +67,8 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                         dead_letter_ttl_seconds=settings.dead_letter_ttl_seconds)
     presence = WorkerPresence(client=client, keys=runtime.keys, database=runtime.database, tracking=tracking,
                               slots=slots, recovery=recovery, heartbeat_seconds=settings.worker_heartbeat_seconds,
-                              dead_after_seconds=settings.worker_dead_after_seconds)
+                              dead_after_seconds=settings.worker_dead_after_seconds,
+                              service_role=settings.service_role)
     tracking.worker_alive = presence.is_worker_alive
     presence.reconciler = Reconciler(client, runtime.keys, runtime.database, ALL_QUEUES,
                                      reconcile_after_seconds=settings.reconcile_after_seconds,
@@ -96,6 +97,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                           heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
                           dead_message_ttl=settings.dead_letter_ttl_seconds * 1000)
     broker.slots = slots
+    broker.known_queues = ALL_QUEUES
     for queue in ALL_QUEUES:
         broker.declare_queue(queue)
     return broker

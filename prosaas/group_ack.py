@@ -16,7 +16,7 @@ from dramatiq.brokers.redis import _RedisConsumer
 from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed
 
-from prosaas.batching import Batcher, Item
+from db.batching import Batcher, Item
 
 ACK_MANY = """
 redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])

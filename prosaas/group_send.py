@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dramatiq.common import current_millis
 from redis.exceptions import NoScriptError
 
-from prosaas.batching import Batcher, Item
+from db.batching import Batcher, Item
 
 ENQUEUE = "enqueue"
 

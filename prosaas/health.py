@@ -4,12 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Any
+from typing import Any, Optional
 
 from db import job_store
 from db.base import utcnow
 from prosaas.queue_stats import consumer_map, live_workers, queue_counts
 from prosaas.reconciler import reconciler_status
+from prosaas.redis_client import sentinel_view
 from prosaas.runtime import get_runtime
 
 
@@ -27,6 +28,21 @@ def check_broker() -> tuple[bool, str]:
         return True, "ok"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def sentinel_status() -> Optional[dict[str, Any]]:
+    """With REDIS_SENTINELS: the master this process uses and how many sentinels name it; else None."""
+    settings = get_runtime().settings
+    if not settings.redis_sentinels:
+        return None
+    view = sentinel_view(settings.sentinel_addresses, settings.redis_sentinel_master,
+                         settings.redis_sentinel_password)
+    return {"name": settings.redis_sentinel_master, **view}
+
+
+def describe_sentinel(status: dict[str, Any]) -> str:
+    return (f"master '{status['name']}' at {status['master'] or 'unknown'}, seen by {status['agreeing']} of "
+            f"{status['sentinels']} sentinel(s)")
 
 
 def scheduler_status() -> dict[str, Any]:
@@ -62,6 +78,9 @@ def health_report() -> dict[str, Any]:
         "database": {"ok": db_ok, "detail": db_detail},
         "broker": {"ok": broker_ok, "detail": broker_detail},
     }
+    sentinel = sentinel_status()
+    if sentinel:
+        report["broker"]["sentinel"] = sentinel
     if broker_ok:
         workers = live_workers()
         consumers = consumer_map(workers)

@@ -1,7 +1,9 @@
 """Tracked jobs: the one way to start one, report its progress, and pause/resume/cancel/retry it."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -12,10 +14,11 @@ from dramatiq.errors import BrokerConnectionError as DramatiqConnectionError
 from db import job_store
 from db.base import new_id
 from db.job_inserts import JobInsertWriter
-from db.models.core import BackgroundJob, JobStatus
+from db.models.core import BackgroundJob, JobControl, JobStatus
 from prosaas.dead_letters import discard_dead_letter
 from prosaas.errors import BrokerUnavailable
-from prosaas.middleware.tracking import current_job_id
+from prosaas.middleware.tracking import HandedOn, current_job_id
+from prosaas.queue_stats import consumer_map
 from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.jobs")
@@ -107,8 +110,8 @@ def _resend(job: BackgroundJob) -> None:
     _send(message, job.id, None)
 
 
-def control_job(job_id: str, business_id: Optional[int], action: str) -> Optional[BackgroundJob]:
-    """pause | resume | cancel | retry a job of this business (None business = admin). None if absent.
+def control_job(job_id: str, business_id: Optional[int], action: JobControl) -> Optional[BackgroundJob]:
+    """Pause, resume, cancel or retry a job of this business (None business = admin). None if absent.
 
     Raises job_store.JobConflict when the action does not fit the job's state.
     """
@@ -117,18 +120,19 @@ def control_job(job_id: str, business_id: Optional[int], action: str) -> Optiona
         job = job_store.get_job(session, job_id, business_id)
         if job is None:
             return None
-        if action in ("pause", "cancel"):
+        if action in (JobControl.PAUSE, JobControl.CANCEL):
             job_store.request_control(session, job, action)
             log.info("JOB_CONTROL action=%s job_id=%s status=%s requested=%s", action, job.id, job.status,
                      job.requested_action or "-")
             return job
-        allowed = (JobStatus.PAUSED,) if action == "resume" else (JobStatus.FAILED, JobStatus.CANCELLED)
-        if action == "resume" and job.status == JobStatus.RUNNING and job.requested_action == "pause":
+        resuming = action == JobControl.RESUME
+        allowed = (JobStatus.PAUSED,) if resuming else (JobStatus.FAILED, JobStatus.CANCELLED)
+        if resuming and job.status == JobStatus.RUNNING and job.requested_action == JobControl.PAUSE:
             job.requested_action = None  # pause not yet honoured: simply withdraw it
             return job
         failed_message_id = job.message_id
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
-    if action == "retry":  # its dead letter must not be requeued as well: that would run the job twice
+    if action == JobControl.RETRY:  # its dead letter must not be requeued as well: that would run the job twice
         discard_dead_letter(failed_message_id)
     _resend(job)
     log.info("JOB_CONTROL action=%s job_id=%s status=queued", action, job_id)
@@ -160,12 +164,54 @@ class JobProgress:
         with get_runtime().database.session() as session:
             return job_store.update_progress(session, self.job_id, **counts)
 
-    def honour(self, action: str) -> None:
-        """Stop between batches as asked: 'pause' keeps the cursor, 'cancel' ends the job."""
-        status = JobStatus.PAUSED if action == "pause" else JobStatus.CANCELLED
+    def hand_on(self) -> HandedOn:
+        """Go on in a continuation message (same job id, cursor and progress kept): return what this gives.
+
+        For a long batch job nearing its time limit: the continuation gets a whole time limit of its own.
+        """
+        from dramatiq.middleware import CurrentMessage
+
+        message = CurrentMessage.get_current_message()
+        continuation = message.copy(message_id=str(uuid.uuid4()),
+                                    options={"continuation": message.options.get("continuation", 0) + 1})
+        with get_runtime().database.session() as session:
+            if not job_store.hand_on_job(session, self.job_id, message_id=continuation.message_id):
+                return HandedOn(self.job_id, None)  # no longer running as ours: nothing to go on with
+        # If Redis refuses it, the exception retries this message, which resumes from the cursor as well.
+        _broker().enqueue(continuation)
+        return HandedOn(self.job_id, continuation.message_id)
+
+    def honour(self, action: JobControl) -> None:
+        """Stop between batches as asked: pause keeps the cursor, cancel ends the job."""
+        status = JobStatus.PAUSED if action == JobControl.PAUSE else JobStatus.CANCELLED
         with get_runtime().database.session() as session:
             job_store.stop_running_job(session, self.job_id, status=status)
-        log.info("JOB_%s job_id=%s", "PAUSED" if action == "pause" else "CANCELLED", self.job_id)
+        log.info("JOB_%s job_id=%s", status.upper(), self.job_id)
+
+
+def job_staleness(job: BackgroundJob, *, consumed_queues: Optional[set[str]] = None) -> dict[str, Any]:
+    """`{"stale", "stale_reason"}` for a business's own view: why its job is not moving, if it is stuck.
+
+    A queued job whose queue no live worker consumes cannot start; a running job whose heartbeat stopped
+    (or a queued one put back after that) lost its worker. `consumed_queues` defaults to the live workers'.
+    """
+    reason = None
+    if job.status == JobStatus.RUNNING:
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=get_runtime().settings.job_stale_after_seconds)
+        if job.heartbeat_at is None or _aware(job.heartbeat_at) < cutoff:
+            reason = "worker lost"
+    elif job.status == JobStatus.QUEUED:
+        if consumed_queues is None:
+            consumed_queues = {queue for queue, workers in consumer_map().items() if workers}
+        if job.queue not in consumed_queues:
+            reason = f"no worker consumes queue {job.queue}"
+        elif job.error_reason == "worker_lost":
+            reason = "worker lost"
+    return {"stale": reason is not None, "stale_reason": reason}
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def job_view(job: BackgroundJob) -> dict[str, Any]:

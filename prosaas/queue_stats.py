@@ -5,8 +5,6 @@ import json
 import time
 from typing import Any
 
-from dramatiq.errors import ActorNotFound
-
 from prosaas.middleware.slots import waiting_counts
 from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
@@ -28,16 +26,6 @@ def live_workers() -> list[dict[str, Any]]:
     return sorted(workers, key=lambda w: (w.get("host", ""), w.get("pid", 0)))
 
 
-def _queue_of_actor(actor_name: str) -> str:
-    import actors  # noqa: F401  (declares every actor, so its queue is known here)
-    from prosaas.broker import broker
-
-    try:
-        return broker.get_actor(actor_name).queue_name
-    except ActorNotFound:  # e.g. an actor only a test or benchmark declares
-        return "other"
-
-
 def queue_counts() -> dict[str, dict[str, int]]:
     runtime = get_runtime()
     client, keys = runtime.redis, runtime.keys
@@ -48,7 +36,7 @@ def queue_counts() -> dict[str, dict[str, int]]:
         pipe.hlen(keys.queue_messages(queue))
         pipe.zcard(keys.dead_letters(queue))
     values = pipe.execute()
-    waiting = waiting_counts(client, keys, queue_of=_queue_of_actor)
+    waiting = waiting_counts(client, keys)
     counts = {}
     for index, queue in enumerate(ALL_QUEUES):
         ready, delayed, held, dead = values[index * 4: index * 4 + 4]
@@ -69,3 +57,22 @@ def consumer_map(workers: list[dict[str, Any]] | None = None) -> dict[str, list[
 
 def queues_without_consumer(workers=None) -> list[str]:
     return [queue for queue, names in consumer_map(workers).items() if not names]
+
+
+def worker_config(workers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the live workers really consume, from their own heartbeats (never this process's environment)."""
+    workers = live_workers() if workers is None else workers
+    consumers = consumer_map(workers)
+    consumed = {queue for worker in workers if worker.get("alive") for queue in worker.get("queues", [])}
+    configured = [queue for queue in ALL_QUEUES if queue in consumed] + sorted(consumed - set(ALL_QUEUES))
+    return {
+        "queues": list(ALL_QUEUES),
+        "configured_queues": configured,
+        "listens_to_maintenance": "maintenance" in consumed,
+        "workers": [{"worker": w["worker"], "host": w.get("host"), "pid": w.get("pid"),
+                     "service_role": w.get("service_role", w.get("role", "worker")),
+                     "queues": w.get("queues", []), "listens_to_maintenance": "maintenance" in w.get("queues", []),
+                     "alive": w["alive"], "age_s": w["age_s"]} for w in workers],
+        "consumers": consumers,
+        "queues_without_consumer": [q for q, names in consumers.items() if not names],
+    }

@@ -26,11 +26,20 @@ class ProsaasBroker(RedisBroker):
     """
 
     slots: BusinessSlots | None = None
+    known_queues: tuple[str, ...] | None = None  # set: an actor on any other queue fails at its declaration
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.acks = AckBatcher(self)
         self.sends = SendBatcher(self)
+
+    def declare_actor(self, actor) -> None:
+        # Workers, recovery, health and the CLI all read the known queues: a queue only an actor names
+        # would be consumed by nobody and recovered by nobody, silently.
+        if self.known_queues is not None and actor.queue_name not in self.known_queues:
+            raise ValueError(f"actor {actor.actor_name} uses queue {actor.queue_name!r}, which is not one of "
+                             f"ALL_QUEUES in prosaas/settings.py ({', '.join(self.known_queues)})")
+        super().declare_actor(actor)
 
     @property
     def consumer_class(self):
@@ -38,14 +47,14 @@ class ProsaasBroker(RedisBroker):
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         # An idle consumer polls Redis with a growing back-off capped at `timeout` (Dramatiq: the worker
-        # timeout, 1 s, then 0.5-1 s between polls), so a job sent to a quiet queue waited up to a second:
-        # p99 202 -> running was 372 ms at 200 jobs/s. Capped at IDLE_POLL_MS it costs an idle consumer
-        # at most ~10-20 cheap fetches a second.
+        # timeout, 1 s, then 0.5-1 s between polls), so a job sent to a quiet queue waited up to a second
+        # (bench/README.md, "Group acks"). Capped at IDLE_POLL_MS an idle consumer costs a few cheap
+        # fetches a second.
         return super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
 
     # Hook dispatch: Dramatiq calls every middleware's method for every signal, most of them the base
-    # class's no-op; with 13 middleware that loop was ~14 % of a no-op job's CPU. Here only the methods a
-    # middleware really defines are called, in the same order and with the same error handling.
+    # class's no-op; with 13 middleware that loop was a measurable share of a no-op job's CPU (bench/README.md).
+    # Here only the methods a middleware really defines are called, in the same order and error handling.
     def _hooks(self, name: str) -> list:
         cache = self.__dict__.setdefault("_hook_cache", {})
         hooks = cache.get(name)

@@ -17,7 +17,9 @@ class Runtime:
 
     @property
     def redis(self):
-        return redis_client(self.settings.effective_redis_url)
+        settings = self.settings
+        return redis_client(settings.effective_redis_url, settings.sentinel_addresses,
+                            settings.redis_sentinel_master, settings.redis_sentinel_password)
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,7 +4,8 @@ Ticks are de-duplicated in Redis per actor and tick time (SET NX with a TTL far 
 tick), so two schedulers (HA) or a restart inside the same minute never enqueue a tick twice,
 and no lock can expire mid-cycle. A Redis outage does not end the process: a tick that could not
 be enqueued is retried until its minute is over, then counted as missed, and the loop goes on.
-Cron specs are read in UTC.
+Cron specs are read in SCHEDULER_TIMEZONE (default UTC); prosaas/tick_times.py decides the ticks
+of a daylight-saving night.
 """
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ import os
 import socket
 import threading
 import time
+from enum import StrEnum
 from typing import Callable, Optional
 
 import pendulum
+
+from prosaas.tick_times import due_ticks
 
 log = logging.getLogger("prosaas.scheduler")
 TICK_KEY_TTL_SECONDS = 3 * 24 * 3600
@@ -32,6 +36,12 @@ return 0
 """
 # Deletes the de-duplication key only if this scheduler set it (so a failed send can be fired again).
 _RELEASE_OWN_CLAIM = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class TickOutcome(StrEnum):
+    FIRED = "fired"          # this scheduler enqueued the tick
+    DUPLICATE = "duplicate"  # another scheduler (or an earlier pass) already did
+    FAILED = "failed"        # the send failed; retried until the minute is over
 
 
 def periodic_actors(broker) -> list:
@@ -62,7 +72,8 @@ class TickScheduler:
       broker: the Dramatiq broker whose periodic actors are fired (messages go through broker.enqueue);
       client/keys: Redis for de-duplication and status;
       now: injectable clock returning an aware datetime (tests drive ticks without waiting minutes);
-      seconds_per_minute: real seconds one clock minute lasts (60 unless the clock is accelerated).
+      seconds_per_minute: real seconds one clock minute lasts (60 unless the clock is accelerated);
+      zone: the time zone cron specs are read in (SCHEDULER_TIMEZONE; default UTC).
 
     >>> scheduler = TickScheduler(broker, runtime.redis, runtime.keys)
     >>> scheduler.tick(dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.timezone.utc))
@@ -70,8 +81,9 @@ class TickScheduler:
     """
 
     def __init__(self, broker, client, keys, *, now: Optional[Callable[[], dt.datetime]] = None,
-                 seconds_per_minute: float = 60.0):
+                 seconds_per_minute: float = 60.0, zone: dt.tzinfo = dt.timezone.utc):
         self.broker = broker
+        self.zone = zone
         self.client = client
         self.keys = keys
         self.now = now or (lambda: dt.datetime.now(dt.timezone.utc))
@@ -94,19 +106,21 @@ class TickScheduler:
         at = _minute(at or self.now())
         fired = []
         for actor in self.actors():
-            if actor.options["periodic"].validate(pendulum.instance(at)) and self._fire(actor, at) == "fired":
-                fired.append(actor.actor_name)
+            for tick in due_ticks(actor.options["periodic"], at, self.zone):
+                if self._fire(actor, at, tick) is TickOutcome.FIRED:
+                    fired.append(actor.actor_name)
         return fired
 
-    def _fire(self, actor, at: dt.datetime) -> str:
-        tick_str = at.isoformat()
+    def _fire(self, actor, at: dt.datetime, tick: dt.datetime) -> TickOutcome:
+        """Enqueue `actor`'s `tick` (its local time) once cluster-wide, in the real minute `at`."""
+        tick_str = tick.isoformat()
         key = self.keys("tick", actor.actor_name, tick_str)
         try:
             if not self.client.set(key, self.instance_id, nx=True, ex=TICK_KEY_TTL_SECONDS) \
                     and not self._owns_unsent_claim(actor.actor_name, at, key):
                 log.debug("TICK_ALREADY_FIRED actor=%s tick=%s", actor.actor_name, tick_str)
                 self._failed.pop((actor.actor_name, at), None)
-                return "duplicate"
+                return TickOutcome.DUPLICATE
             try:
                 self.broker.enqueue(actor.message_with_options(scheduled_at=tick_str))
             except Exception:
@@ -117,12 +131,12 @@ class TickScheduler:
             self._failed[(actor.actor_name, at)] = attempts
             log.error("TICK_SEND_FAILED actor=%s tick=%s attempt=%d error=%s", actor.actor_name, tick_str,
                       attempts, type(exc).__name__)
-            return "failed"
+            return TickOutcome.FAILED
         self._failed.pop((actor.actor_name, at), None)
         self.fired += 1
         log.info("TICK_FIRED actor=%s tick=%s scheduler=%s", actor.actor_name, tick_str, self.instance_id)
-        self._record_tick(actor, at)
-        return "fired"
+        self._record_tick(actor, tick)
+        return TickOutcome.FIRED
 
     def _owns_unsent_claim(self, actor_name: str, at: dt.datetime, key: str) -> bool:
         """Our earlier attempt claimed this tick but failed before (or while) enqueueing, and the claim could
@@ -144,7 +158,8 @@ class TickScheduler:
         spec = actor.options["periodic"]
         try:
             self.client.hset(self.keys("scheduler", "ticks"), actor.actor_name, json.dumps(
-                {"last_tick": at.isoformat(), "next_tick": spec.next_valid_date(pendulum.instance(at)).isoformat(),
+                {"last_tick": at.isoformat(),
+                 "next_tick": spec.next_valid_date(pendulum.instance(at.astimezone(self.zone))).isoformat(),
                  "spec": str(spec), "fired_by": self.instance_id}))
         except Exception as exc:
             log.warning("TICK_STATUS_FAILED actor=%s error=%s", actor.actor_name, type(exc).__name__)
@@ -160,8 +175,9 @@ class TickScheduler:
         while self._missed_unreported:
             actor_name, at = self._missed_unreported[0]
             try:
-                self.client.eval(_COUNT_MISSED_ONCE, 3, self.keys("tick", actor_name, at.isoformat()),
-                                 self.keys("tick-missed", actor_name, at.isoformat()),
+                tick_str = at.astimezone(self.zone).isoformat()
+                self.client.eval(_COUNT_MISSED_ONCE, 3, self.keys("tick", actor_name, tick_str),
+                                 self.keys("tick-missed", actor_name, tick_str),
                                  self.keys("scheduler", "missed_ticks"), self.instance_id, TICK_KEY_TTL_SECONDS)
             except Exception:
                 return  # kept in memory while Redis is down, written when it is back
@@ -183,8 +199,10 @@ class TickScheduler:
         elif self._failed:
             by_name = {a.actor_name: a for a in self.actors()}
             for actor_name, at in list(self._failed):
-                if at == current and actor_name in by_name and self._fire(by_name[actor_name], at) == "fired":
-                    fired.append(actor_name)
+                if at == current and actor_name in by_name:
+                    for tick in due_ticks(by_name[actor_name].options["periodic"], at, self.zone):
+                        if self._fire(by_name[actor_name], at, tick) is TickOutcome.FIRED:
+                            fired.append(actor_name)
         self._report_missed()
         return fired
 
@@ -193,7 +211,7 @@ class TickScheduler:
         minute = last + dt.timedelta(minutes=1)
         while minute < current:
             for actor in self.actors():
-                if actor.options["periodic"].validate(pendulum.instance(minute)):
+                if due_ticks(actor.options["periodic"], minute, self.zone):
                     self._count_missed(actor.actor_name, minute, "scheduler_stalled")
             minute += dt.timedelta(minutes=1)
 
@@ -233,19 +251,3 @@ class TickScheduler:
         except Exception:
             pass
         log.info("SCHEDULER_STOPPED scheduler=%s fired=%d missed=%d", self.instance_id, self.fired, self.missed)
-
-
-def run_scheduler() -> None:
-    import signal
-
-    import actors  # noqa: F401
-    from prosaas.broker import broker
-    from prosaas.runtime import get_runtime
-
-    runtime = get_runtime()
-    seconds_per_minute = runtime.settings.scheduler_tick_seconds
-    clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
-    scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: scheduler.stop_event.set())
-    scheduler.run_forever()

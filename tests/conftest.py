@@ -63,6 +63,9 @@ def clean_queues(broker, runtime):
         for pattern in ("slots", "waiting"):
             for key in runtime.redis.scan_iter(match=runtime.keys(pattern, "*")):
                 runtime.redis.delete(key)
+        # The reconciler's lease outlives the worker that took it (it paces runs cluster-wide): a test's
+        # first worker must not wait for the previous test's lease to expire.
+        runtime.redis.delete(runtime.keys("reconciler", "lock"))
     flush()
     yield
     flush()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum, nonmember
 from typing import Any, Optional
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
@@ -10,16 +11,28 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base, UTCDateTime, utcnow
 
 
-class JobStatus:
+class JobStatus(StrEnum):
+    """A job row's status (str-valued: the column, JSON and logs hold the plain word)."""
+
     QUEUED = "queued"
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    ACTIVE = (QUEUED, RUNNING, PAUSED)
-    FINISHED = (COMPLETED, FAILED, CANCELLED)
-    ALL = (QUEUED, RUNNING, PAUSED, COMPLETED, FAILED, CANCELLED)
+    ACTIVE = nonmember((QUEUED, RUNNING, PAUSED))
+    FINISHED = nonmember((COMPLETED, FAILED, CANCELLED))
+    ALL = nonmember((QUEUED, RUNNING, PAUSED, COMPLETED, FAILED, CANCELLED))
+
+
+class JobControl(StrEnum):
+    """What an operator or business may ask of a job; pause and cancel of a running batch job are kept
+    as its `requested_action` until the job honours them between batches."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    RETRY = "retry"
 
 
 class Business(Base):
@@ -30,6 +43,7 @@ class Business(Base):
     api_key_prefix: Mapped[str] = mapped_column(String(16), index=True)
     api_key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    transcription_language: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)  # else the setting's
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    for note in settings.legacy_notes:  # the replaced system's names: accepted, said once at start
+        print(note, file=sys.stderr)
     from prosaas.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)

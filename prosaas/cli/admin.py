@@ -14,6 +14,10 @@ def add_commands(commands) -> None:
     create.add_argument("--timezone", default="UTC")
     create.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
     create.set_defaults(handler=cmd_business_create)
+    language = business.add_parser("set-language", help="the business's own transcription language")
+    language.add_argument("business_id", type=int)
+    language.add_argument("language", help="ISO 639-1 code such as he, or - for TRANSCRIPTION_LANGUAGE")
+    language.set_defaults(handler=cmd_business_set_language)
 
     jobs = commands.add_parser("jobs", help="inspect and control jobs").add_subparsers(dest="sub", required=True)
     listing = jobs.add_parser("list")
@@ -40,6 +44,25 @@ def add_commands(commands) -> None:
     purge.add_argument("--queue")
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(handler=cmd_dlq_purge)
+
+
+def cmd_business_set_language(args, settings) -> int:
+    import re
+
+    from db.businesses import set_transcription_language
+    from prosaas.runtime import get_runtime
+    from prosaas.settings import LANGUAGE_CODE
+
+    language = None if args.language == "-" else args.language.strip().lower()
+    if language is not None and not re.fullmatch(LANGUAGE_CODE, language):
+        print("prosaas: language must be an ISO 639-1 code such as he or en (or - to clear it)", file=sys.stderr)
+        return 2
+    with get_runtime().database.session() as session:
+        if not set_transcription_language(session, args.business_id, language):
+            print(f"prosaas: no business {args.business_id}", file=sys.stderr)
+            return 1
+    print(f"business {args.business_id}: transcription language {language or 'TRANSCRIPTION_LANGUAGE'}")
+    return 0
 
 
 def cmd_business_create(args, settings) -> int:
@@ -87,6 +110,7 @@ def cmd_jobs_list(args, settings) -> int:
 
 def cmd_job_action(args, settings) -> int:
     from db import job_store
+    from db.models.core import JobControl
     from prosaas.jobs import control_job, job_view
     from prosaas.runtime import get_runtime
 
@@ -95,7 +119,7 @@ def cmd_job_action(args, settings) -> int:
             job = job_store.get_job(session, args.job_id)
     else:
         try:
-            job = control_job(args.job_id, None, args.action)
+            job = control_job(args.job_id, None, JobControl(args.action))
         except job_store.JobConflict as exc:
             print(f"prosaas: cannot {args.action} job {args.job_id}: {exc}", file=sys.stderr)
             return 1

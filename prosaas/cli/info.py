@@ -101,11 +101,14 @@ def _check_database(settings) -> list[Check]:
 
 
 def _check_broker() -> list[Check]:
-    from prosaas.health import check_broker, scheduler_status
+    from prosaas.health import check_broker, describe_sentinel, scheduler_status, sentinel_status
     from prosaas.queue_stats import consumer_map, live_workers, queue_counts
 
     ok, detail = check_broker()
     checks = [Check("broker", "OK" if ok else "FAIL", detail)]
+    sentinel = sentinel_status()
+    if sentinel:
+        checks.append(Check("sentinel", "OK" if sentinel["agreeing"] else "FAIL", describe_sentinel(sentinel)))
     if not ok:
         return checks
     workers = live_workers()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prosaas.health import describe_sentinel
 from prosaas.overview import relative_time as ago
 
 BAR_WIDTH = 20
@@ -28,6 +29,8 @@ def _status_line(health: dict) -> str:
     db, broker = health["database"], health["broker"]
     parts = [f"database {'ok' if db['ok'] else 'DOWN (' + db['detail'] + ')'}",
              f"broker {'ok' if broker['ok'] else 'DOWN (' + broker['detail'] + ')'}"]
+    if broker.get("sentinel"):
+        parts.append(f"sentinel {describe_sentinel(broker['sentinel'])}")
     if "scheduler" in health:
         parts.append(f"scheduler {'alive' if health['scheduler']['alive'] else 'NOT RUNNING'}")
     if health.get("jobs"):

@@ -54,8 +54,12 @@ def cmd_web(args, settings) -> int:
 
 
 def cmd_worker(args, settings) -> int:
-    queues = (args.queues or ",".join(settings.consumed_queues)).split(",")
-    from prosaas.settings import ALL_QUEUES
+    from prosaas.settings import ALL_QUEUES, split_queue_list
+
+    queues, ignored = split_queue_list(args.queues or ",".join(settings.consumed_queues))
+    if ignored:
+        print(f"prosaas: deprecated: queue {','.join(ignored)} in --queues is ignored: its work runs on "
+              "`maintenance`", file=sys.stderr)
 
     unknown = [q for q in queues if q not in ALL_QUEUES]
     if unknown:
@@ -70,9 +74,21 @@ def cmd_worker(args, settings) -> int:
 
 
 def cmd_scheduler(args, settings) -> int:
-    from prosaas.scheduler import run_scheduler
+    import signal
 
-    run_scheduler()
+    import actors  # noqa: F401  (declares every actor; the scheduler fires the periodic ones)
+    from prosaas.broker import broker
+    from prosaas.runtime import get_runtime
+    from prosaas.scheduler import TickScheduler, accelerated_clock
+
+    runtime = get_runtime()
+    seconds_per_minute = runtime.settings.scheduler_tick_seconds
+    clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
+    scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute,
+                              zone=runtime.settings.scheduler_zone)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: scheduler.stop_event.set())
+    scheduler.run_forever()
     return 0
 
 

@@ -1,33 +1,58 @@
-"""Local audio files under PROSAAS_DATA_DIR: written via a temporary file and an atomic rename, never truncated.
+"""Recording and audio-session files in the shared object store (STORAGE_URL), so any host reads what any wrote.
 
-A file at its final path is complete by construction: it is renamed there only after its byte
-count was checked. A crash mid-write leaves at most a `.part` file, which `remove_stale_parts` deletes.
+A file is complete under its key or absent: bytes are spooled to a local temporary file, their count
+checked, then stored through a temporary object that becomes visible only whole (storage.put_file).
+A crash leaves at most a temporary object, which `remove_stale_parts` deletes. Rows keep the
+`<business>/<name>` part; the key adds the kind (`recordings/…`, `sessions/…`).
 """
 from __future__ import annotations
 
-import os
+import contextlib
+import mimetypes
 import re
-import time
-import uuid
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
+from prosaas.clients import storage
 from prosaas.settings import get_settings
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-PART_SUFFIX = ".part"
+KINDS = ("recordings", "sessions")
 
 
 class IncompleteWrite(Exception):
-    """Fewer (or more) bytes arrived than announced; the temporary file was discarded (retryable)."""
+    """Fewer (or more) bytes arrived than announced; nothing was stored (retryable)."""
 
 
 class TooLarge(Exception):
     """More bytes than the caller allows (an upload limit)."""
 
 
-def root(kind: str = "recordings") -> Path:
-    return (get_settings().data_dir / kind).resolve()
+@dataclass(frozen=True)
+class StoredFile:
+    """One audio file in the store: `relative` is what the database row keeps."""
+
+    relative: str
+    kind: str = "recordings"
+
+    def __post_init__(self):
+        business, _, name = self.relative.partition("/")
+        if self.kind not in KINDS or not business.isdigit() or not SAFE_NAME.match(name) or name.startswith("."):
+            raise ValueError(f"unsafe stored file {self.kind}/{self.relative!r}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.relative}"
+
+    @property
+    def name(self) -> str:
+        return self.relative.rsplit("/", 1)[-1]
+
+    @property
+    def content_type(self) -> str:
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
 
 
 def relative_path(business_id: int, name: str) -> str:
@@ -36,86 +61,79 @@ def relative_path(business_id: int, name: str) -> str:
     return f"{int(business_id)}/{name}"
 
 
-def absolute(relative: str, kind: str = "recordings") -> Path:
-    base = root(kind)
-    path = (base / relative).resolve()
-    if base not in path.parents:
-        raise ValueError("path escapes the storage directory")
-    return path
+def stored_file(business_id: int, name: str, kind: str = "recordings") -> StoredFile:
+    return StoredFile(relative_path(business_id, name), kind)
 
 
-def existing_size(path: Path) -> Optional[int]:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return None
+def existing_size(file: StoredFile) -> Optional[int]:
+    """The stored object's size; None when it is not (yet, or any more) in the store."""
+    return storage.default_storage().size(file.key)
 
 
-def write_atomically(path: Path, chunks: Iterable[bytes], *, expected_size: Optional[int] = None,
+def _spool_dir() -> Path:
+    spool = get_settings().data_dir / "tmp"
+    spool.mkdir(parents=True, exist_ok=True)
+    return spool
+
+
+def write_atomically(file: StoredFile, chunks: Iterable[bytes], *, expected_size: Optional[int] = None,
                      max_size: Optional[int] = None) -> int:
-    """Stream chunks to `path` via a temporary file in the same directory; returns the byte count.
+    """Store chunks under `file`'s key, whole or not at all; returns the byte count.
 
-    Raises IncompleteWrite when `expected_size` is given and differs, TooLarge past `max_size`;
-    in both cases (and on any error) the temporary file is removed and `path` is untouched.
+    Raises IncompleteWrite when `expected_size` is given and differs, TooLarge past `max_size`,
+    storage errors when the store fails; in every case the key is untouched.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}{PART_SUFFIX}")
-    written = 0
-    try:
-        with open(temp, "wb") as handle:
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                written += len(chunk)
-                if max_size is not None and written > max_size:
-                    raise TooLarge(f"more than {max_size} bytes")
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+    with tempfile.NamedTemporaryFile(dir=_spool_dir(), prefix=".spool-", suffix=".part") as spool:
+        written = 0
+        for chunk in chunks:
+            if not chunk:
+                continue
+            written += len(chunk)
+            if max_size is not None and written > max_size:
+                raise TooLarge(f"more than {max_size} bytes")
+            spool.write(chunk)
+        spool.flush()
         if expected_size is not None and written != expected_size:
             raise IncompleteWrite(f"received {written} bytes, expected {expected_size}")
-        os.replace(temp, path)
-        _fsync_dir(path.parent)
-        return written
-    finally:
-        if temp.exists():
-            temp.unlink(missing_ok=True)
+        storage.default_storage().put_file(file.key, Path(spool.name), expected_size=written,
+                                           content_type=file.content_type)
+    return written
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
+def open_range(file: StoredFile, first: int = 0, last: Optional[int] = None):
+    """A stream of the file's bytes first..last (inclusive): a ranged GET on S3, a seek on disk."""
+    return storage.default_storage().open_range(file.key, first, last)
+
+
+@contextlib.contextmanager
+def local_copy(file: StoredFile) -> Iterator[Path]:
+    """A path to the file's bytes on this host for decoders: in place on disk, else a temporary copy."""
+    store = storage.default_storage()
+    if hasattr(store, "local_path"):
+        path = store.local_path(file.key)
+        if not path.exists():
+            raise storage.StorageNotFound(f"no object {file.key}")
+        yield path
         return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def delete(path: Path) -> bool:
-    """Delete a file; False when it was already gone (so cleanup is idempotent)."""
-    try:
-        path.unlink()
-        return True
-    except FileNotFoundError:
-        return False
-
-
-def remove_stale_parts(kind: str = "recordings", older_than_seconds: float = 3600) -> int:
-    """Delete temporary files left by killed writers."""
-    base = root(kind)
-    if not base.exists():
-        return 0
-    cutoff = time.time() - older_than_seconds
-    removed = 0
-    for part in base.glob(f"*/.*{PART_SUFFIX}"):
+    with tempfile.NamedTemporaryFile(dir=_spool_dir(), prefix=".copy-", suffix=Path(file.name).suffix) as copy:
+        body = store.open_range(file.key)
         try:
-            if part.stat().st_mtime < cutoff:
-                part.unlink()
-                removed += 1
-        except FileNotFoundError:
-            continue
-    return removed
+            for chunk in iter(lambda: body.read(1024 * 1024), b""):
+                copy.write(chunk)
+        finally:
+            body.close()
+        copy.flush()
+        yield Path(copy.name)
+
+
+def delete(file: StoredFile) -> bool:
+    """Delete the stored file; False when it was already gone (so cleanup is idempotent)."""
+    store = storage.default_storage()
+    existed = store.size(file.key) is not None
+    store.delete(file.key)
+    return existed
+
+
+def remove_stale_parts(older_than_seconds: float = 3600) -> int:
+    """Delete temporary objects left by killed writers."""
+    return storage.default_storage().remove_stale_parts(older_than_seconds)

@@ -1,5 +1,6 @@
 """Object storage for uploaded files: a directory (`file://…`, the default under PROSAAS_DATA_DIR) or an
-S3-compatible bucket (`s3://bucket` with S3_ENDPOINT_URL, e.g. Cloudflare R2), behind put/get/delete.
+S3-compatible bucket (`s3://bucket` with S3_ENDPOINT_URL, e.g. Cloudflare R2), behind put/get/delete,
+plus what shared audio files need: size, ranged reads and whole-or-nothing uploads of a local file.
 
 Errors say what a caller should do: StorageUnavailable (the store is down or busy: try again later)
 or StoragePermanentError (this request can never succeed: access denied, bad key). Deleting a key
@@ -10,7 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import threading
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -41,6 +45,39 @@ class StoragePermanentError(StorageError, PermanentError):
 
 class StorageNotFound(StoragePermanentError):
     reason = "storage_not_found"
+
+
+class StorageIncomplete(StorageUnavailable):
+    """The temporary object's size differs from what was sent: nothing became visible; try again."""
+
+
+PARTS_PREFIX = "parts/"  # temporary objects of put_file; remove_stale_parts sweeps what a crash left
+
+
+def _part_key(key: str) -> str:
+    return f"{PARTS_PREFIX}{uuid.uuid4().hex}-{key.rsplit('/', 1)[-1]}.part"
+
+
+class ByteWindow:
+    """A read()-able window of an open binary file (no fileno(): a server must not sendfile the whole file)."""
+
+    def __init__(self, handle, first: int, last: Optional[int]):
+        self.handle = handle
+        handle.seek(first)
+        self.remaining = None if last is None else last - first + 1
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining is None:
+            return self.handle.read(size)
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self.handle.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 @dataclass(frozen=True)
@@ -107,6 +144,62 @@ class FileStorage:
                 failed[key] = str(exc)
         return DeleteOutcome(deleted, failed)
 
+    def size(self, key: str) -> Optional[int]:
+        """The object's size in bytes, None when there is no such object."""
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot stat {key}: {exc.strerror or exc}") from exc
+
+    def open_range(self, key: str, first: int = 0, last: Optional[int] = None) -> ByteWindow:
+        """A readable stream of bytes first..last (inclusive; None: to the end); close() it."""
+        try:
+            return ByteWindow(open(self._path(key), "rb"), first, last)
+        except FileNotFoundError as exc:
+            raise StorageNotFound(f"no object {key}") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc.strerror or exc}") from exc
+
+    def local_path(self, key: str) -> Path:
+        """Where the object lives on this host's disk (readers that need a file use it in place)."""
+        return self._path(key)
+
+    def put_file(self, key: str, source: Path, *, expected_size: int,
+                 content_type: str = "application/octet-stream") -> None:
+        """Copy a local file to a temporary object, check its size, then rename it to `key` (never partial)."""
+        path, temp = self._path(key), self._path(_part_key(key))
+        try:
+            temp.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(source, "rb") as reader, open(temp, "wb") as writer:
+                shutil.copyfileobj(reader, writer, 1024 * 1024)
+                writer.flush()
+                os.fsync(writer.fileno())
+            if temp.stat().st_size != expected_size:
+                raise StorageIncomplete(f"put {key}: stored {temp.stat().st_size} bytes, expected {expected_size}")
+            os.replace(temp, path)
+        except PermissionError as exc:
+            raise StoragePermanentError(f"cannot write {key}: permission denied") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write {key}: {exc.strerror or exc}") from exc
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def remove_stale_parts(self, older_than_seconds: float) -> int:
+        """Delete temporary objects older than this (left by a killed writer); returns how many."""
+        cutoff, removed = time.time() - older_than_seconds, 0
+        parts = self.root / PARTS_PREFIX
+        for part in (parts.iterdir() if parts.is_dir() else ()):
+            try:
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
 
 class S3Storage:
     """Objects in an S3-compatible bucket through boto3 (one client per process, thread-safe)."""
@@ -171,6 +264,49 @@ class S3Storage:
             failed.update(errors)
             deleted.extend(k for k in chunk if k not in errors)
         return DeleteOutcome(deleted, failed)
+
+    def size(self, key: str) -> Optional[int]:
+        try:
+            return int(self._call(f"head {key}", self.client.head_object, Key=key)["ContentLength"])
+        except StorageNotFound:
+            return None
+
+    def open_range(self, key: str, first: int = 0, last: Optional[int] = None):
+        """A ranged GET: the object's bytes first..last (inclusive; None: to the end) as a stream."""
+        extra = {"Range": f"bytes={first}-{'' if last is None else last}"} if first or last is not None else {}
+        return self._call(f"get {key}", self.client.get_object, Key=key, **extra)["Body"]
+
+    def put_file(self, key: str, source: Path, *, expected_size: int,
+                 content_type: str = "application/octet-stream") -> None:
+        """Upload to a temporary object, check its size with HEAD, then copy it to `key` (S3 copies are
+        all-or-nothing) and delete the temporary one: `key` never shows a partial object."""
+        temp = _part_key(key)
+        try:
+            with open(source, "rb") as body:
+                self._call(f"put {temp}", self.client.put_object, Key=temp, Body=body, ContentType=content_type)
+            stored = self.size(temp)
+            if stored != expected_size:
+                raise StorageIncomplete(f"put {key}: stored {stored} bytes, expected {expected_size}")
+            self._call(f"copy {key}", self.client.copy_object, Key=key, ContentType=content_type,
+                       MetadataDirective="REPLACE", CopySource={"Bucket": self.bucket, "Key": temp})
+        finally:
+            try:
+                self.delete(temp)
+            except StorageError:
+                log.warning("STORAGE_PART_LEFT key=%s", temp)  # remove_stale_parts takes it later
+
+    def remove_stale_parts(self, older_than_seconds: float) -> int:
+        import datetime as dt
+
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=older_than_seconds)
+        stale = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=PARTS_PREFIX)
+        try:
+            for page in pages:
+                stale.extend(item["Key"] for item in page.get("Contents", []) if item["LastModified"] < cutoff)
+        except Exception as exc:
+            raise StorageUnavailable(f"list {PARTS_PREFIX}: {type(exc).__name__}") from exc
+        return len(self.delete_many(stale).deleted)
 
 
 def open_storage(url: str, endpoint_url: Optional[str] = None):

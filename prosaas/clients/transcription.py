@@ -2,7 +2,8 @@
 
 Offline default: real voice-activity detection (webrtcvad over audio decoded by miniaudio) that
 finds speech segments with times. When TRANSCRIPTION_URL and TRANSCRIPTION_API_KEY are set, an
-OpenAI-compatible speech-to-text service (`POST {url}/audio/transcriptions`) gives text and words.
+OpenAI-compatible speech-to-text service (`POST {url}/audio/transcriptions`) gives text and words,
+with TRANSCRIPTION_MODEL and the language (a business's own, else TRANSCRIPTION_LANGUAGE) it is told.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2  # 16-bit mono
 VAD_AGGRESSIVENESS = 2
 MERGE_GAP_MS = 300      # pauses shorter than this stay inside one segment
 MIN_SEGMENT_MS = 90
-STT_MODEL = "whisper-1"
 STT_TIMEOUT = (5, 300)
 
 
@@ -175,16 +175,19 @@ class OpenAICompatibleProvider:
 
     name = "openai_compatible"
 
-    def __init__(self, base_url: str, api_key: str, model: str = STT_MODEL):
+    def __init__(self, base_url: str, api_key: str, model: str = "whisper-1", language: Optional[str] = None):
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.model = model
+        self.language = language  # None: the service detects it
 
     def transcribe(self, path: Path, content_type: str = "audio/mpeg", *,
                    max_seconds: Optional[float] = None) -> Transcript:
         refuse_declared_overlong(path, max_seconds)
         data = {"model": self.model, "response_format": "verbose_json",
                 "timestamp_granularities[]": ["segment", "word"]}
+        if self.language:
+            data["language"] = self.language
         try:
             with open(path, "rb") as handle:
                 response = requests.post(f"{self.base_url}/audio/transcriptions", data=data,
@@ -216,13 +219,17 @@ class OpenAICompatibleProvider:
                           text=body.get("text"), speakers=speakers)
 
 
-def provider_from_settings() -> Provider:
+def provider_from_settings(language: Optional[str] = None) -> Provider:
     settings = get_settings()
     if settings.transcription_url and settings.transcription_api_key:
-        return OpenAICompatibleProvider(settings.transcription_url, settings.transcription_api_key)
+        return OpenAICompatibleProvider(settings.transcription_url, settings.transcription_api_key,
+                                        model=settings.transcription_model,
+                                        language=language or settings.transcription_language)
     return VadProvider()
 
 
-def transcribe(path: Path, content_type: str = "audio/mpeg", *, max_seconds: Optional[float] = None) -> Transcript:
-    """Transcribe with the configured provider; audio longer than `max_seconds` fails as BadAudio."""
-    return provider_from_settings().transcribe(path, content_type, max_seconds=max_seconds)
+def transcribe(path: Path, content_type: str = "audio/mpeg", *, max_seconds: Optional[float] = None,
+               language: Optional[str] = None) -> Transcript:
+    """Transcribe with the configured provider, in `language` (a business's own) or TRANSCRIPTION_LANGUAGE;
+    audio longer than `max_seconds` fails as BadAudio."""
+    return provider_from_settings(language).transcribe(path, content_type, max_seconds=max_seconds)

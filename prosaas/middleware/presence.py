@@ -14,6 +14,7 @@ from dramatiq.middleware import Middleware
 from db import job_store
 from db.base import utcnow
 from db.models.core import JobStatus
+from prosaas.middleware.retries import retry_policy
 from prosaas.process_identity import Liveness, liveness, process_identity
 
 log = logging.getLogger("prosaas.worker")
@@ -36,13 +37,15 @@ class WorkerPresence(Middleware):
     """
 
     def __init__(self, *, client, keys, database, tracking, slots, recovery, heartbeat_seconds: float,
-                 dead_after_seconds: int, role: str = "worker", reconciler=None):
+                 dead_after_seconds: int, role: str = "worker", service_role: str = "worker",
+                 reconciler=None):
         self.client, self.keys, self.database = client, keys, database
         self.tracking, self.slots, self.recovery = tracking, slots, recovery
         self.reconciler = reconciler
         self.heartbeat_seconds = heartbeat_seconds
         self.dead_after_seconds = dead_after_seconds
         self.role = role
+        self.service_role = service_role  # this process's SERVICE_ROLE, for GET /api/jobs/worker/config
         self.stats = {"processed": 0, "succeeded": 0, "failed": 0, "retried": 0}
         self._finished: set[str] = set()  # message ids finished since the last beat
         self.started_at = time.time()
@@ -86,7 +89,8 @@ class WorkerPresence(Middleware):
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
         self._thread.start()
-        log.info("WORKER_STARTED worker=%s queues=%s", self.worker_id, ",".join(self.queues))
+        log.info("WORKER_STARTED worker=%s queues=%s concurrency=%d retries=%s", self.worker_id,
+                 ",".join(self.queues), getattr(worker, "worker_threads", 0), retry_policy())
 
     def before_worker_shutdown(self, broker, worker):
         log.info("WORKER_STOPPING worker=%s running=%d", self.worker_id, len(self.tracking.running))
@@ -135,8 +139,9 @@ class WorkerPresence(Middleware):
     def beat(self) -> None:
         now = time.time()
         info = {"worker": self.worker_id, "host": socket.gethostname(), "pid": os.getpid(), "role": self.role,
-                "queues": self.queues, "running": len(self.tracking.running), "started_at": self.started_at,
-                "last_heartbeat": now, "broker_id": self.broker_id, **self.identity, **self.stats}
+                "service_role": self.service_role, "queues": self.queues, "running": len(self.tracking.running),
+                "started_at": self.started_at, "last_heartbeat": now, "broker_id": self.broker_id, **self.identity,
+                **self.stats}
         pipe = self.client.pipeline(transaction=False)
         pipe.zadd(self.keys.dramatiq_heartbeats, {self.broker_id: int(now * 1000)})
         pipe.hset(self.keys("workers"), self.worker_id, json.dumps(info))

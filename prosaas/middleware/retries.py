@@ -1,6 +1,8 @@
 """What to do when a job fails: retry with backoff and jitter, unless retrying cannot help."""
 from __future__ import annotations
 
+from dramatiq.common import compute_backoff
+from dramatiq.errors import Retry
 from dramatiq.middleware import Retries
 
 from prosaas.errors import PermanentError
@@ -10,11 +12,23 @@ DEFAULT_MIN_BACKOFF_MS = 5_000      # 5 s -> 10 s -> 20 s, each stretched by up 
 DEFAULT_MAX_BACKOFF_MS = 3_600_000
 
 
+def retry_policy() -> str:
+    """The default policy as the worker's start line says it: `3x5s,10s,20s+jitter`."""
+    delays = ",".join(f"{DEFAULT_MIN_BACKOFF_MS * 2 ** n // 1000}s" for n in range(DEFAULT_MAX_RETRIES))
+    return f"{DEFAULT_MAX_RETRIES}x{delays}+jitter"
+
+
 class ProsaasRetries(Retries):
     """Dramatiq's Retries with our defaults; a :class:`PermanentError` fails the message at once.
 
+    Actor options (besides Dramatiq's ``max_retries``, ``min_backoff``, ``max_backoff``...):
+      backoff_jitter(bool): default True (Dramatiq's random stretch of up to 2x, which spreads a
+        burst of retries). False retries at exactly min_backoff x 2^retries: 5 -> 10 -> 20 s.
+
     >>> @dramatiq.actor(max_retries=5, min_backoff=2_000)
     ... def download(business_id): ...
+    >>> @dramatiq.actor(max_retries=3, min_backoff=5_000, backoff_jitter=False)
+    ... def process_audio_session(business_id, session_id): ...
     """
 
     def __init__(self):
@@ -26,7 +40,26 @@ class ProsaasRetries(Retries):
             message.options["retries"] = message.options.get("retries", 0)
             message.fail()
             return
+        throws = message.options.get("throws") or broker.get_actor(message.actor_name).options.get("throws")
+        if exception is not None and not isinstance(exception, Retry) and not self._jitter(broker, message) \
+                and not (throws and isinstance(exception, throws)):
+            exception = Retry(delay=self._exact_backoff(broker, message))  # Dramatiq honours a Retry's delay
         super().after_process_message(broker, message, result=result, exception=exception)
+
+    @property
+    def actor_options(self):
+        return super().actor_options | {"backoff_jitter"}
+
+    @staticmethod
+    def _jitter(broker, message) -> bool:
+        return broker.get_actor(message.actor_name).options.get("backoff_jitter", True)
+
+    def _exact_backoff(self, broker, message) -> int:
+        options = broker.get_actor(message.actor_name).options
+        min_backoff = message.options.get("min_backoff", options.get("min_backoff", self.min_backoff))
+        max_backoff = message.options.get("max_backoff", options.get("max_backoff", self.max_backoff))
+        return compute_backoff(message.options.get("retries", 0), factor=min_backoff, jitter=False,
+                               max_backoff=max_backoff)[1]
 
 
 def failure_reason(exception: BaseException) -> str:

@@ -101,8 +101,8 @@ class BusinessSlots(Middleware):
                              message.options["redis_message_id"], message.queue_name, message.encode(),
                              self._front(message))
         if not admitted:
-            log.info("JOB_WAITING_FOR_SLOT actor=%s business_id=%s job_id=%s limit=%d", message.actor_name,
-                     self.business_of(message), message.options.get("job_id", "-"), limit)
+            log.info("JOB_WAITING_FOR_SLOT actor=%s business_id=%s job_id=%s%s limit=%d", message.actor_name,
+                     self.business_of(message), message.options.get("job_id", "-"), _subject(message), limit)
         return bool(admitted)
 
     # Worker side --------------------------------------------------------------------------
@@ -127,28 +127,33 @@ class BusinessSlots(Middleware):
         if active > 0:
             with self._lock:
                 self.held[message.message_id] = (limit, business_id, self.slot_key(message.actor_name, business_id))
-            log.info("SLOT_ACQUIRED actor=%s business_id=%s job_id=%s active=%d/%d", message.actor_name,
-                     business_id, message.options.get("job_id", "-"), active, limit)
+            log.info("SLOT_ACQUIRED actor=%s business_id=%s job_id=%s%s active=%d/%d", message.actor_name,
+                     business_id, message.options.get("job_id", "-"), _subject(message), active, limit)
             return
-        log.info("JOB_DEFERRED actor=%s business_id=%s job_id=%s reason=no_free_slot active=%d/%d to=%s",
-                 message.actor_name, business_id, message.options.get("job_id", "-"), -active, limit,
+        log.info("JOB_DEFERRED actor=%s business_id=%s job_id=%s%s reason=no_free_slot active=%d/%d to=%s",
+                 message.actor_name, business_id, message.options.get("job_id", "-"), _subject(message), -active, limit,
                  "queue" if requeued else "waiting_list")
         raise SkipMessage("no free slot")
 
-    def _release_slot(self, broker, message):
+    def _release_slot(self, broker, message, reason: str):
         with self._lock:
             held = self.held.pop(message.message_id, None)
         if held is None:
             return
         limit, business_id, _key = held
         active = self._run("RELEASE", message.actor_name, business_id, limit, message.message_id)
-        log.info("SLOT_RELEASED actor=%s business_id=%s job_id=%s active_after=%d/%d", message.actor_name,
-                 business_id, message.options.get("job_id", "-"), active, limit)
+        waiting = self.client.llen(self.waiting_key(message.actor_name, business_id))
+        log.info("SLOT_RELEASED actor=%s business_id=%s job_id=%s%s reason=%s active_after=%d/%d waiting_after=%d",
+                 message.actor_name, business_id, message.options.get("job_id", "-"), _subject(message), reason,
+                 active, limit, waiting)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        self._release_slot(broker, message)
+        # Retries ran first (after_* hooks run bottom-up), so message.failed tells a retry from the end.
+        reason = "success" if exception is None else "failed" if message.failed else "retry"
+        self._release_slot(broker, message, reason)
 
-    after_skip_message = after_process_message
+    def after_skip_message(self, broker, message):
+        self._release_slot(broker, message, "skipped")
 
     # Heartbeat side -----------------------------------------------------------------------
     def renew_leases(self) -> None:
@@ -190,16 +195,27 @@ class BusinessSlots(Middleware):
         return counts
 
 
-def waiting_counts(client, keys, queue_of) -> dict[str, int]:
-    """Messages waiting for a per-business slot, per queue (queue_of(actor name) -> its queue), all businesses."""
+def _subject(message) -> str:
+    """` call_sid=…` for a recording's message (what the runbooks grep by), else nothing."""
+    call_sid = message.kwargs.get("call_sid") if isinstance(message.kwargs, dict) else None
+    return f" call_sid={call_sid}" if call_sid else ""
+
+
+def waiting_counts(client, keys) -> dict[str, int]:
+    """Messages waiting for a per-business slot, per queue, all businesses.
+
+    Each entry names the queue its message goes to (a priority download waits for `high`, not its actor's
+    queue), so the count needs no actor registry.
+    """
     names = [key.decode() if isinstance(key, bytes) else key
              for key in client.scan_iter(match=keys("waiting", "*"), count=500)]
     names = [name for name in names if not name.endswith(":msgs")]
     pipe = client.pipeline(transaction=False)
     for name in names:
-        pipe.llen(name)
+        pipe.lrange(name, 0, -1)
     counts: dict[str, int] = {}
-    for name, length in zip(names, pipe.execute()):
-        queue_name = queue_of(name.split(":")[-2])
-        counts[queue_name] = counts.get(queue_name, 0) + length
+    for entries in pipe.execute():
+        for entry in entries:
+            queue_name = (entry.decode() if isinstance(entry, bytes) else entry).rsplit(" ", 1)[-1]
+            counts[queue_name] = counts.get(queue_name, 0) + 1
     return counts

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db import job_store
 from db.base import utcnow
 from db.job_batcher import JobWriteBatcher, JobWriteFailed
+from db.job_store import ClaimAction
 from db.models.core import JobStatus
 from prosaas.middleware.retries import describe_error, failure_reason
 
@@ -25,6 +26,16 @@ current_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("cur
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 OUTCOME_WRITE_DELAYS = (0.5, 1, 2, 4, 5, 5)  # seconds between attempts to record an outcome (database down)
+
+
+class HandedOn:
+    """What a tracked actor returns when its job goes on in a continuation message (same job id).
+
+    The row was already handed to the continuation (queued, progress kept): no outcome is recorded.
+    """
+
+    def __init__(self, job_id: str, message_id: str):
+        self.job_id, self.message_id = job_id, message_id
 
 
 class ClaimUnavailable(MiddlewareError):
@@ -68,17 +79,17 @@ class JobTracking(Middleware):
             return
         try:
             claim = self.writes.claim(job_id, worker=WORKER_NAME, stale_before=utcnow() - self.stale_after)
-            if (claim.action == "defer" and claim.job.worker and claim.job.worker != WORKER_NAME
+            if (claim.action is ClaimAction.DEFER and claim.job.worker and claim.job.worker != WORKER_NAME
                     and not self.worker_alive(claim.job.worker, claim.job.heartbeat_at)):
                 claim = self._take_over(job_id, claim)
         except SQLAlchemyError as exc:
             log.warning("JOB_CLAIM_FAILED job_id=%s reason=database_unavailable error=%s", job_id, _error_name(exc))
             raise ClaimUnavailable(f"could not claim job {job_id}: the database is unreachable") from exc
-        if claim.action == "run":
+        if claim.action is ClaimAction.RUN:
             self.running[message.message_id] = job_id
             self._tokens[message.message_id] = current_job_id.set(job_id)
             return
-        if claim.action == "defer":
+        if claim.action is ClaimAction.DEFER:
             delay = int(self.stale_after.total_seconds() * 1000 / 2 + random.randint(0, 1000))
             log.info("JOB_DEFERRED job_id=%s reason=%s delay_ms=%d", job_id, claim.reason, delay)
             broker.enqueue(message.copy(options={"deferrals": message.options.get("deferrals", 0) + 1}),
@@ -96,6 +107,9 @@ class JobTracking(Middleware):
             except ValueError:
                 current_job_id.set(None)
         if job_id is None:
+            return
+        if exception is None and isinstance(result, HandedOn):
+            log.info("JOB_HANDED_ON job_id=%s message_id=%s", job_id, result.message_id)
             return
         for delay in (*OUTCOME_WRITE_DELAYS, None):  # the work is done: keep trying to record it
             try:
@@ -117,7 +131,7 @@ class JobTracking(Middleware):
         if not taken:
             return claim
         log.info("JOB_TAKEN_OVER job_id=%s dead_worker=%s", job_id, claim.job.worker)
-        return job_store.Claim("run")
+        return job_store.Claim(ClaimAction.RUN)
 
     def _record_outcome(self, job_id, message, result, exception) -> None:
         if exception is None:

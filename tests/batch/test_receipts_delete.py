@@ -65,6 +65,9 @@ def test_delete_all_of_1000_receipts_with_monotonic_progress_other_business_unto
     assert rows_of(theirs.id) == 60 and files_of(s3, theirs.id) == 60  # another business's receipts untouched
     log = worker.log()
     assert log.count("RECEIPTS_DELETE batch ids=") == 20 and "progress=1000/1000" in log
+    # Each batch line: that batch's row and stored-file counts, and the percent done (the runbooks' `x%`).
+    assert "count=50 deleted=50 failed=0 storage_deleted=50 storage_failed=0 progress=50/1000 percent=5.0 " in log
+    assert "progress=1000/1000 percent=100.0 " in log
     assert start_delete(client, mine) != job_id  # finished: a new request makes a new job
 
 
@@ -183,6 +186,7 @@ def test_chosen_ids_only_and_a_file_that_cannot_be_deleted_keeps_its_row(client,
     assert left == [stuck] + ids[mine.id][80:]  # the refused one keeps its row; unchosen ones untouched
     assert rows_of(theirs.id) == 5
     assert "storage_failed receipt_id=%d" % stuck in worker.log()
+    assert "count=50 deleted=49 failed=1 storage_deleted=49 storage_failed=1 progress=50/80 percent=62.5 " in worker.log()
 
 
 def test_a_store_that_refuses_the_deletes_fails_the_job_at_once_with_the_cause(
@@ -227,3 +231,33 @@ def test_end_to_end_upload_through_the_web_role_into_s3_then_delete(business, tm
         assert s3.keys(BUCKET, f"receipts/{business.id}/") == [] and rows_of(business.id) == 0
     finally:
         web.stop()
+
+
+def test_a_deletion_longer_than_its_time_limit_hands_itself_on_and_completes_with_exact_counts(
+        client, business, seed_receipts, s3, s3_proxy, s3_worker_env, worker_factory):
+    """A 3-second time limit and 2,000 receipts: continuation messages, never a kill, never `failed`."""
+    seed_receipts(business.id, 2000)
+    s3_proxy.latency = 0.1  # each batch's storage round trip: the whole job needs well over 3 s
+    job_id = start_delete(client, business)
+    worker = worker_factory(queues=QUEUES, env={**s3_worker_env, "RECEIPTS_DELETE_TIME_LIMIT_SECONDS": "3"})
+    seen = []
+    done = wait_job(client, business, job_id, "completed", "failed", timeout=180, seen=seen)
+    assert done["status"] == "completed", done
+    assert done["progress"] == {"total": 2000, "processed": 2000, "succeeded": 2000, "failed": 0, "percent": 100.0}
+    assert done["result"]["deleted"] == 2000 and done["result"]["storage_deleted"] == 2000
+    assert done["error"] is None and done["attempts"] == 1  # handing on is not a retry
+    assert "failed" not in {body["status"] for body in seen} and not any(body["error"] for body in seen)
+    processed = [body["progress"]["processed"] for body in seen]
+    assert processed == sorted(processed)  # progress uninterrupted, never backwards
+    assert rows_of(business.id) == 0 == files_of(s3, business.id)
+    log = worker.log()
+    assert log.count("RECEIPTS_DELETE handed_on") >= 1 and log.count("JOB_HANDED_ON job_id=" + job_id) >= 1
+    assert "TimeLimitExceeded" not in log and "time_limit" not in log
+    assert log.count("RECEIPTS_DELETE batch ids=") == 40  # each batch exactly once across the continuations
+
+
+def test_the_deletion_actor_is_killed_past_its_limit_and_retried_three_times():
+    from actors.receipts import DELETE_TIME_LIMIT_MS, delete_receipts
+
+    assert DELETE_TIME_LIMIT_MS == 30 * 60 * 1000 and delete_receipts.options["time_limit"] == DELETE_TIME_LIMIT_MS
+    assert delete_receipts.options["max_retries"] == 3  # then `failed` with reason time_limit

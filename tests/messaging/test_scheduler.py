@@ -249,3 +249,59 @@ def test_real_scheduler_survives_a_redis_outage_and_counts_missed_ticks(tmp_logs
             valkey.start()
     all_ticks = enqueued(valkey.client(), namespace)
     assert len(all_ticks) == len(set(all_ticks))
+
+
+def _night_of_ticks(private, zone: str, first_utc: dt.datetime, minutes: int) -> dict[str, list[str]]:
+    """Two schedulers reading cron specs in `zone` step through `minutes` real minutes (twice a minute)."""
+    from zoneinfo import ZoneInfo
+
+    for name, spec in [("hourly", "0 * * * *"), ("at_half_past_one", "30 1 * * *"),
+                       ("at_half_past_two", "30 2 * * *")]:
+        dramatiq.actor(_noop, broker=private.broker, actor_name=name, queue_name="default", periodic=cron(spec))
+    clock = Clock(first_utc)
+    a, b = (TickScheduler(private.broker, private.client, private.keys, now=clock, zone=ZoneInfo(zone))
+            for _ in range(2))
+    for minute in range(minutes):
+        for second in (5, 40):
+            clock.at = first_utc + dt.timedelta(minutes=minute, seconds=second)
+            a.step()
+            b.step()
+    ticks = enqueued(private.client)
+    assert len(ticks) == len(set(ticks)), "a tick was enqueued twice"
+    by_actor: dict[str, list[str]] = {}
+    for actor, tick in ticks:
+        by_actor.setdefault(actor, []).append(tick)
+    return {actor: sorted(names, key=dt.datetime.fromisoformat) for actor, names in by_actor.items()}
+
+
+def test_spring_forward_night_in_jerusalem_skips_no_tick(private):
+    # 2026-03-27 02:00 local (+02) jumps to 03:00 (+03); from 22:00 to 07:00 local, 8 real hours.
+    ticks = _night_of_ticks(private, "Asia/Jerusalem", dt.datetime(2026, 3, 26, 20, 0, tzinfo=UTC), 8 * 60)
+    assert len(ticks["every_minute"]) == 480 and len(ticks["every_five"]) == 96
+    assert [t[11:] for t in ticks["hourly"]] == ["22:00:00+02:00", "23:00:00+02:00", "00:00:00+02:00",
+                                                 "01:00:00+02:00", "03:00:00+03:00", "04:00:00+03:00",
+                                                 "05:00:00+03:00", "06:00:00+03:00"]
+    assert ticks["at_half_past_one"] == ["2026-03-27T01:30:00+02:00"]
+    assert ticks["at_half_past_two"] == ["2026-03-27T02:30:00+02:00"]  # a time that never was: fired at 03:00
+    assert ticks["at_three"] == ["2026-03-27T03:00:00+03:00"]
+
+
+def test_fall_back_night_in_jerusalem_doubles_no_tick(private):
+    # 2026-10-25 02:00 local (+03) goes back to 01:00 (+02); from 22:00 to 05:00 local, 8 real hours.
+    ticks = _night_of_ticks(private, "Asia/Jerusalem", dt.datetime(2026, 10, 24, 19, 0, tzinfo=UTC), 8 * 60)
+    assert len(ticks["every_minute"]) == 480 and len(ticks["every_five"]) == 96  # every real minute, once
+    assert [t[11:] for t in ticks["hourly"]] == ["22:00:00+03:00", "23:00:00+03:00", "00:00:00+03:00",
+                                                 "01:00:00+03:00", "01:00:00+02:00", "02:00:00+02:00",
+                                                 "03:00:00+02:00", "04:00:00+02:00"]
+    assert ticks["at_half_past_one"] == ["2026-10-25T01:30:00+03:00"]  # the repeated 01:30 fires once
+    assert ticks["at_half_past_two"] == ["2026-10-25T02:30:00+02:00"]
+    assert ticks["at_three"] == ["2026-10-25T03:00:00+02:00"]
+
+
+def test_scheduler_timezone_setting_defaults_to_utc_and_names_a_bad_zone(monkeypatch):
+    from prosaas.settings import Settings, load_settings
+
+    assert Settings(_env_file=None).scheduler_timezone == "UTC"
+    monkeypatch.setenv("SCHEDULER_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SystemExit, match="SCHEDULER_TIMEZONE"):
+        load_settings()

@@ -38,4 +38,8 @@ def wait_job(job_id: str, *statuses: str, timeout: float = 60):
 
 
 def stored_bytes(recording) -> bytes:
-    return recording_files.absolute(recording.file_path).read_bytes()
+    body = recording_files.open_range(recording_files.StoredFile(recording.file_path))
+    try:
+        return body.read()
+    finally:
+        body.close()

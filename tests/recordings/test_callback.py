@@ -19,7 +19,7 @@ def test_signed_completed_callback_records_the_call_and_enqueues_one_download(cl
     assert row.business_id == business.id and row.call_sid == form["CallSid"] and row.status == "pending"
     jobs = jobs_of_type(business.id, "recording_download")
     assert [job.id for job in jobs] == [row.download_job_id]
-    assert jobs[0].queue == "recordings" and jobs[0].args == {"recording_sid": sid}
+    assert jobs[0].queue == "recordings" and jobs[0].args == {"recording_sid": sid, "call_sid": form["CallSid"]}
     call = client.simulate_get(f"/api/calls/{form['CallSid']}", headers=business.headers).json
     assert call["recording"]["status"] == "pending" and call["transcript"]["status"] == "none"
 

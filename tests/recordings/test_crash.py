@@ -20,8 +20,8 @@ def test_worker_killed_mid_download_leaves_no_truncated_file_and_the_job_complet
     first.kill_group()
     row = recording_row(sid)
     assert row.status == "pending" and row.file_path is None
-    final_path = recording_files.absolute(f"{business.id}/{sid}.mp3")
-    assert not final_path.exists(), "a partial download reached the final path"
+    final = recording_files.stored_file(business.id, f"{sid}.mp3")
+    assert recording_files.existing_size(final) is None, "a partial download reached the final key"
 
     recordings_worker(queues="recordings")
     row = wait_recording(sid, "ready", timeout=90)

@@ -47,6 +47,14 @@ def test_signed_callback_downloads_the_file_once_byte_identical_then_transcribes
     for event in ("WORKER_PICKED", "SLOT_ACQUIRED", "WORKER_DOWNLOAD_DONE", "SLOT_RELEASED", "TRANSCRIPT_DONE"):
         assert event in log, event
     assert re.search(r"SLOT_RELEASED actor=download_recording .*active_after=0/3", log)
+    # What the runbooks grep: the call in every slot event, and why a slot was released with what still waits.
+    call = form["CallSid"]
+    assert re.search(rf"SLOT_ACQUIRED actor=download_recording business_id={business.id} job_id=\w+ "
+                     rf"call_sid={call} active=1/3", log)
+    assert re.search(rf"SLOT_RELEASED actor=download_recording business_id={business.id} job_id=\w+ "
+                     rf"call_sid={call} reason=retry active_after=0/3 waiting_after=0", log)  # the early 404s
+    assert re.search(rf"SLOT_RELEASED actor=download_recording business_id={business.id} job_id=\w+ "
+                     rf"call_sid={call} reason=success active_after=0/3 waiting_after=0", log)
     assert f"bytes={len(body)} duration_ms=" in log
 
 

@@ -1,6 +1,8 @@
 """POST /api/sessions → 202; the session worker (3 retries at 5/10/20 s) with a speech-to-text provider configured."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from actors.sessions import process_audio_session
@@ -33,6 +35,26 @@ def test_the_session_actor_keeps_the_original_retry_schedule():
     assert process_audio_session.queue_name == "default"
     assert process_audio_session.options["max_retries"] == 3
     assert process_audio_session.options["min_backoff"] == 5_000  # 5 s, 10 s, 20 s
+    assert process_audio_session.options["backoff_jitter"] is False
+
+
+def _picked_at(log: str, session_id: str) -> list[dt.datetime]:
+    """When the worker started each attempt, from its own SESSION_PICKED lines."""
+    return [dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in log.splitlines()
+            if "SESSION_PICKED" in line and f"session_id={session_id}" in line]
+
+
+def test_three_failed_attempts_are_retried_at_5_10_and_20_seconds_without_jitter(client, business, fake_stt,
+                                                                                 stt_worker):
+    fake_stt.fail_first = len(fake_stt.requests) + 3  # the next three requests fail with 500
+    session_id = upload(client, business, make_mp3(seconds=1)).json["session_id"]
+    view = session_of(client, business, session_id, "completed", "failed", timeout=90)
+    assert view["status"] == "completed" and view["attempts"] == 4, view
+    picked = _picked_at(stt_worker.log(), session_id)
+    assert len(picked) == 4
+    intervals = [(later - earlier).total_seconds() for earlier, later in zip(picked, picked[1:])]
+    # A behaviour check with a tolerance: Dramatiq's jitter would give 5-10, 10-20 and 20-40 s.
+    assert all(abs(got - want) <= 1.0 for got, want in zip(intervals, (5, 10, 20))), intervals
 
 
 def test_upload_is_processed_with_words_and_one_speaker(client, business, make_business, fake_stt, stt_worker):

@@ -56,3 +56,34 @@ def test_openai_compatible_provider_against_the_fake(tmp_path, fake_stt):
         OpenAICompatibleProvider(fake_stt.base_url, fake_stt.api_key).transcribe(path)
     with pytest.raises(TranscriptionUnavailable):
         OpenAICompatibleProvider("http://127.0.0.1:9", fake_stt.api_key).transcribe(path)
+
+
+def test_model_and_language_from_settings_and_a_business_override(runtime, make_business, fake_stt, monkeypatch):
+    """TRANSCRIPTION_MODEL and TRANSCRIPTION_LANGUAGE reach the service; a business's own language wins."""
+    from actors.recordings import transcribe_recording
+    from actors.recordings_work import perform_transcription
+    from db.businesses import set_transcription_language
+    from prosaas.settings import reset_settings_cache
+    from tests.recordings.test_cleanup import stored_recording
+    from tests.support.processes import run_cli
+
+    monkeypatch.setenv("TRANSCRIPTION_URL", fake_stt.base_url)
+    monkeypatch.setenv("TRANSCRIPTION_API_KEY", fake_stt.api_key)
+    monkeypatch.setenv("TRANSCRIPTION_MODEL", "gpt-4o-transcribe")
+    monkeypatch.setenv("TRANSCRIPTION_LANGUAGE", "en")
+    reset_settings_cache()
+    try:
+        hebrew, default = make_business(), make_business()
+        changed = run_cli("business", "set-language", str(hebrew.id), "he")
+        assert changed.returncode == 0, changed.stderr
+        assert run_cli("business", "set-language", str(hebrew.id), "Hebrew!").returncode == 2
+        for business, language in ((hebrew, "he"), (default, "en")):
+            sid = stored_recording(runtime, business.id, 0)
+            assert perform_transcription(transcribe_recording, business.id, sid)["provider"] == "openai_compatible"
+            sent = fake_stt.requests[-1]
+            assert sent["model"] == ["gpt-4o-transcribe"] and sent["language"] == [language]
+        with runtime.database.session() as session:
+            set_transcription_language(session, hebrew.id, None)  # back to TRANSCRIPTION_LANGUAGE
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()

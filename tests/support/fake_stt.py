@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from email.parser import BytesParser
 from email.policy import HTTP
 
 from tests.support.local_http import LocalHTTPServer, QuietHandler
 
+MODELS = {"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"}  # what the real service accepts
 WORDS = [("shalom", 0.0, 0.4), ("this", 0.5, 0.7), ("is", 0.7, 0.8), ("a", 0.8, 0.9), ("test", 0.9, 1.3)]
 
 
@@ -62,6 +64,10 @@ def _handler(fake: FakeSTT):
                 attempt = len(fake.requests)
             if attempt <= fake.fail_first:
                 return self._json(500, {"error": {"message": "temporary failure"}})
+            if fields.get("model", [""])[0] not in MODELS:
+                return self._json(400, {"error": {"message": f"model {fields.get('model')} does not exist"}})
+            if "language" in fields and not re.fullmatch(r"[a-z]{2}", fields["language"][0]):
+                return self._json(400, {"error": {"message": "language must be an ISO-639-1 code"}})
             if "file" not in fields or not fields["file"]["bytes"]:
                 return self._json(400, {"error": {"message": "file is required"}})
             if fields["file"]["undecodable"]:

@@ -1,5 +1,6 @@
 """A local HTTP server that serves recordings like Twilio's `…/Recordings/RE….mp3`, and signs callbacks like Twilio.
 
+It also answers the REST API's `DELETE …/Recordings/RE….json` (the twilio library's recording delete).
 It checks basic auth, can answer 404 for a recording's first N requests (media not ready yet),
 can serve slowly (chunks with pauses), and counts requests and concurrent downloads per business.
 """
@@ -95,6 +96,8 @@ class FakeTwilio(LocalHTTPServer):
         self.active: dict[int, int] = defaultdict(int)       # downloads in progress per business
         self.max_active: dict[int, int] = defaultdict(int)   # the most ever seen at once per business
         self.unauthorized = 0
+        self.deleted: list[str] = []                         # recordings deleted through the REST API
+        self.refuse_deletes = False                          # answer 500 to every DELETE
         self.lock = threading.Lock()
         super().__init__(port=fixed_port(0) if port is None else port)
         self.start()
@@ -188,6 +191,19 @@ def _handler(fake: FakeTwilio):
                 pass
             finally:
                 done()
+
+        def do_DELETE(self):
+            sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+            if self.headers.get("Authorization") != expected_auth:
+                return self.answer(401, b'{"code": 20003, "message": "Authenticate", "status": 401}', JSON)
+            if not self.path.startswith(f"/2010-04-01/Accounts/{fake.account_sid}/Recordings/") \
+                    or sid not in fake.recordings or sid in fake.deleted:
+                return self.answer(404, b'{"code": 20404, "message": "not found", "status": 404}', JSON)
+            if fake.refuse_deletes:
+                return self.answer(500, b'{"code": 20500, "message": "internal error", "status": 500}', JSON)
+            with fake.lock:
+                fake.deleted.append(sid)
+            self.answer(204, b"", {})
 
     return Handler
 

@@ -12,8 +12,7 @@ from spectree import Response
 from actors.broadcasts import send_broadcast
 from db import broadcasts_store, job_store
 from prosaas.jobs import enqueue_tracked
-from web.resources.jobs import Error
-from web.spec import api
+from web.spec import ErrorBody, api
 
 MAX_RECIPIENTS = 10_000
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -83,7 +82,7 @@ class BroadcastOut(BaseModel):
 class BroadcastsCollection:
     auth = "business"
 
-    @api.validate(json=BroadcastIn, resp=Response(HTTP_202=BroadcastAccepted, HTTP_422=Error), tags=["broadcasts"])
+    @api.validate(json=BroadcastIn, resp=Response(HTTP_202=BroadcastAccepted, HTTP_422=ErrorBody), tags=["broadcasts"])
     def on_post(self, req, resp, json: BroadcastIn):
         """Start a broadcast; follow it at /api/broadcasts/{broadcast_id} or /api/jobs/{job_id}.
 
@@ -120,7 +119,7 @@ class BroadcastsCollection:
 class BroadcastItem:
     auth = "business"
 
-    @api.validate(resp=Response(HTTP_200=BroadcastOut, HTTP_404=Error), tags=["broadcasts"])
+    @api.validate(resp=Response(HTTP_200=BroadcastOut, HTTP_404=ErrorBody), tags=["broadcasts"])
     def on_get(self, req, resp, broadcast_id: int):
         """A broadcast with how many recipients are queued, sending, sent, failed, unknown or cancelled."""
         business_id = req.context.business_id

@@ -1,21 +1,21 @@
 """GET /api/jobs, GET /api/jobs/{id}, POST /api/jobs/{id}/pause|resume|cancel|retry."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Optional
 
 import falcon
 from pydantic import BaseModel, Field
 from spectree import Response
 
 from db import job_store
-from db.models.core import JobStatus
-from prosaas.jobs import control_job, job_view
+from db.models.core import JobControl, JobStatus
+from prosaas.jobs import control_job, job_staleness, job_view
 from web.auth import scope
-from web.spec import api
+from web.spec import ErrorBody, api
 
 
 class JobsQuery(BaseModel):
-    status: Optional[Literal["queued", "running", "paused", "completed", "failed", "cancelled"]] = None
+    status: Optional[JobStatus] = None
     type: Optional[str] = Field(default=None, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
@@ -32,7 +32,7 @@ class Progress(BaseModel):
 class JobOut(BaseModel):
     id: str
     type: str
-    status: Literal["queued", "running", "paused", "completed", "failed", "cancelled"]
+    status: JobStatus
     business_id: int
     queue: str
     progress: Progress
@@ -46,21 +46,18 @@ class JobOut(BaseModel):
     finished_at: Optional[str]
     heartbeat_at: Optional[str]
     updated_at: Optional[str]
+    stale: Optional[bool] = None            # GET /api/jobs/{id}: the job is stuck, and why
+    stale_reason: Optional[str] = None
 
 
 class JobList(BaseModel):
     jobs: list[JobOut]
 
 
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
-
-
 class JobsCollection:
     auth = "business_or_admin"
 
-    @api.validate(query=JobsQuery, resp=Response(HTTP_200=JobList, HTTP_401=Error), tags=["jobs"])
+    @api.validate(query=JobsQuery, resp=Response(HTTP_200=JobList, HTTP_401=ErrorBody), tags=["jobs"])
     def on_get(self, req, resp, query: JobsQuery):
         """List this business's jobs, newest first."""
         with req.context.runtime.database.session() as session:
@@ -72,25 +69,25 @@ class JobsCollection:
 class JobItem:
     auth = "business_or_admin"
 
-    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_404=Error), tags=["jobs"])
+    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_404=ErrorBody), tags=["jobs"])
     def on_get(self, req, resp, job_id: str):
         """One job: status, progress with percent, timestamps, error."""
         with req.context.runtime.database.session() as session:
             job = job_store.get_job(session, job_id, scope(req))
             if job is None:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
-            resp.media = job_view(job)
+            resp.media = {**job_view(job), **job_staleness(job)}
 
 
 class JobAction:
     auth = "business_or_admin"
 
-    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_202=JobOut, HTTP_404=Error, HTTP_409=Error), tags=["jobs"])
+    @api.validate(resp=Response(HTTP_200=JobOut, HTTP_202=JobOut, HTTP_404=ErrorBody, HTTP_409=ErrorBody), tags=["jobs"])
     def on_post(self, req, resp, job_id: str, action: str):
         """pause | resume | cancel | retry. Batch jobs honour pause/cancel between batches."""
-        if action not in ("pause", "resume", "cancel", "retry"):
+        if action not in tuple(JobControl):
             raise falcon.HTTPNotFound(title="Not found", description=f"Unknown job action {action!r}.")
-        job = control_job(job_id, scope(req), action)
+        job = control_job(job_id, scope(req), JobControl(action))
         if job is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
         resp.media = job_view(job)

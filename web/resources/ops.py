@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from prosaas.dead_letters import list_dead_letters, requeue_dead_letter
 from prosaas.health import health_report
-from prosaas.queue_stats import consumer_map, live_workers
+from prosaas.queue_stats import worker_config
 from prosaas.settings import ALL_QUEUES
 from web.spec import api
 
@@ -36,19 +36,8 @@ class WorkerConfig:
     @api.validate(tags=["ops"])
     def on_get(self, req, resp):
         """The queues each live worker really consumes (from the workers' heartbeats)."""
-        settings = req.context.runtime.settings
-        workers = live_workers()
-        consumers = consumer_map(workers)
-        resp.media = {
-            "role": settings.service_role,
-            "queues": list(ALL_QUEUES),
-            "configured_queues": settings.consumed_queues,
-            "workers": [{"worker": w["worker"], "host": w.get("host"), "pid": w.get("pid"),
-                         "queues": w.get("queues", []), "alive": w["alive"], "age_s": w["age_s"]}
-                        for w in workers],
-            "consumers": consumers,
-            "queues_without_consumer": [q for q, names in consumers.items() if not names],
-        }
+        # `role` is this web process's; everything else is what the live workers report of themselves.
+        resp.media = {"role": req.context.runtime.settings.service_role, **worker_config()}
 
 
 class DeadLetters:

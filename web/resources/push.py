@@ -14,7 +14,7 @@ from db import push_store
 from prosaas.clients.guarded_http import OutboundRefused
 from prosaas.jobs import enqueue_tracked
 from prosaas.settings import get_settings
-from web.spec import api
+from web.spec import ErrorBody, api
 
 
 def _b64url_bytes(value: str) -> bytes:
@@ -84,11 +84,6 @@ class Accepted(BaseModel):
     status: str
 
 
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
-
-
 def subscription_view(row) -> dict:
     return {"id": row.id, "user_id": row.user_id, "endpoint": row.endpoint, "active": row.active,
             "created_at": row.created_at.isoformat()}
@@ -97,7 +92,7 @@ def subscription_view(row) -> dict:
 class Subscriptions:
     auth = "business"
 
-    @api.validate(json=SubscriptionIn, resp=Response(HTTP_201=SubscriptionOut, HTTP_422=Error), tags=["push"])
+    @api.validate(json=SubscriptionIn, resp=Response(HTTP_201=SubscriptionOut, HTTP_422=ErrorBody), tags=["push"])
     def on_post(self, req, resp, json: SubscriptionIn):
         """Save a browser's push subscription for a user (the same endpoint again refreshes it).
 
@@ -113,7 +108,7 @@ class Subscriptions:
 class Subscription:
     auth = "business"
 
-    @api.validate(resp=Response("HTTP_204", HTTP_404=Error), tags=["push"])
+    @api.validate(resp=Response("HTTP_204", HTTP_404=ErrorBody), tags=["push"])
     def on_delete(self, req, resp, subscription_id: str):
         """Forget a push subscription."""
         with req.context.runtime.database.session() as session:
@@ -125,7 +120,7 @@ class Subscription:
 class Notifications:
     auth = "business"
 
-    @api.validate(json=NotificationIn, resp=Response(HTTP_202=Accepted, HTTP_422=Error), tags=["push"])
+    @api.validate(json=NotificationIn, resp=Response(HTTP_202=Accepted, HTTP_422=ErrorBody), tags=["push"])
     def on_post(self, req, resp, json: NotificationIn):
         """Send a Web Push notification to every active subscription of the user (a tracked job)."""
         enqueued = enqueue_tracked(push_send, business_id=req.context.business_id,

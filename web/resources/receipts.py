@@ -16,8 +16,7 @@ from actors.receipts import delete_receipts
 from db import receipts_store
 from prosaas.clients import storage
 from prosaas.jobs import enqueue_tracked
-from web.resources.jobs import Error
-from web.spec import api
+from web.spec import ErrorBody, api, validation_problems
 
 # Sniffed from the file's first bytes: the declared Content-Type alone is not trusted.
 ACCEPTED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
@@ -150,7 +149,7 @@ def _check_file(upload: Optional[dict]) -> str:
 class ReceiptsCollection:
     auth = "business"
 
-    @api.validate(resp=Response(HTTP_201=ReceiptOut, HTTP_413=Error, HTTP_415=Error, HTTP_422=Error),
+    @api.validate(resp=Response(HTTP_201=ReceiptOut, HTTP_413=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody),
                   tags=["receipts"])
     def on_post(self, req, resp):
         """Upload a receipt: multipart/form-data with `file` (PDF, JPEG, PNG or WebP) and its metadata."""
@@ -159,8 +158,8 @@ class ReceiptsCollection:
         try:
             meta = ReceiptFields.model_validate(fields)
         except ValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors()[:10]]
-            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description="; ".join(problems))
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request",
+                                                 description=validation_problems(exc, whole="form"))
         content_type = _check_file(upload)
         business_id = req.context.business_id
         key = f"receipts/{business_id}/{uuid.uuid4().hex}{ACCEPTED_TYPES[content_type]}"
@@ -205,7 +204,7 @@ class ReceiptsCollection:
 class ReceiptsDelete:
     auth = "business"
 
-    @api.validate(json=DeleteIn, resp=Response(HTTP_202=DeleteAccepted, HTTP_422=Error), tags=["receipts"])
+    @api.validate(json=DeleteIn, resp=Response(HTTP_202=DeleteAccepted, HTTP_422=ErrorBody), tags=["receipts"])
     def on_post(self, req, resp, json: DeleteIn):
         """Delete all receipts or the chosen ids (files first) as a batch job; follow it at /api/jobs/{job_id}."""
         kwargs = {"select_all": True} if json.all else {"ids": sorted(set(json.ids))}

@@ -9,17 +9,16 @@ import falcon
 from pydantic import BaseModel, Field, ValidationError
 from spectree import Response
 
-from actors.recordings import Playback, accept_recording_callback, request_playback
+from actors.recordings import Playback, PlaybackState, accept_recording_callback, request_playback
 from db import recordings_store as store
 from db.businesses import get_business
-from prosaas.clients import twilio_callbacks, twilio_recordings
-from web.resources.jobs import Error
-from web.spec import api
+from prosaas.clients import recording_files, twilio_callbacks, twilio_recordings
+from prosaas.clients.storage import StorageError, StorageUnavailable
+from web.spec import ErrorBody, api, validation_problems
 
 log = logging.getLogger("prosaas.web.recordings")
 
 RETRY_AFTER_SECONDS = 2
-RANGE_CHUNK = 64 * 1024
 
 
 class RecordingCallbackQuery(BaseModel):
@@ -37,11 +36,6 @@ class RecordingCallbackForm(BaseModel):
     RecordingStatus: Literal["in-progress", "completed", "absent", "failed"]
     RecordingDuration: Optional[int] = Field(default=None, ge=-1, le=7 * 24 * 3600)
     RecordingChannels: Optional[int] = Field(default=None, ge=1, le=2)
-
-
-def _problems(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
-                     for item in error.errors()[:10])
 
 
 def public_url(req, settings) -> str:
@@ -78,7 +72,7 @@ class TwilioRecordingStatus:
             query = RecordingCallbackQuery(business_id=req.get_param("business_id"),
                                            token=req.get_param("token") or "")
         except ValidationError as exc:
-            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=_problems(exc)) from None
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=validation_problems(exc)) from None
         if not twilio_callbacks.token_is_valid(settings, query.business_id, query.token):
             log.warning("TWILIO_CALLBACK_TOKEN_INVALID business_id=%s has_token=%s", query.business_id,
                         bool(query.token))
@@ -92,7 +86,7 @@ class TwilioRecordingStatus:
         try:
             fields = RecordingCallbackForm(**params)
         except ValidationError as exc:
-            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=_problems(exc)) from None
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=validation_problems(exc)) from None
         if fields.AccountSid != settings.twilio_account_sid:
             log.warning("TWILIO_CALLBACK_ACCOUNT_MISMATCH business_id=%s", query.business_id)
             raise falcon.HTTPForbidden(title="Forbidden", description="AccountSid is not this install's account.")
@@ -153,7 +147,7 @@ class Pending(BaseModel):
 class CallResource:
     auth = "business"
 
-    @api.validate(resp=Response(HTTP_200=CallOut, HTTP_404=Error), tags=["calls"])
+    @api.validate(resp=Response(HTTP_200=CallOut, HTTP_404=ErrorBody), tags=["calls"])
     def on_get(self, req, resp, call_sid: str):
         """A call with its recording status and transcript (status and speech segments)."""
         business_id = req.context.business_id
@@ -196,43 +190,33 @@ def parse_range(header: Optional[str], size: int) -> Optional[ByteRange | str]:
     return start, end
 
 
-class FileRange:
-    """A read()-able window of an open file (no fileno(): a server must not sendfile the whole file)."""
-
-    def __init__(self, handle, first: int, last: int):
-        self.handle = handle
-        self.remaining = last - first + 1
-        handle.seek(first)
-
-    def read(self, size: int = -1) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
-        data = self.handle.read(size)
-        self.remaining -= len(data)
-        return data
-
-    def close(self) -> None:
-        self.handle.close()
+def _storage_unavailable(exc: Exception) -> falcon.HTTPServiceUnavailable:
+    log.warning("RECORDING_STORAGE_UNAVAILABLE error=%s", type(exc.__cause__ or exc).__name__)
+    return falcon.HTTPServiceUnavailable(title="Storage unavailable", retry_after=5,
+                                         description="The recordings store did not answer; try again shortly.")
 
 
 class CallRecording:
-    """GET|HEAD /api/calls/{call_sid}/recording: the mp3 (Range → 206), or 202 while a priority download runs."""
+    """GET|HEAD /api/calls/{call_sid}/recording: the mp3 from the shared store (Range → 206, a ranged GET on
+    the store), or 202 while a priority download runs."""
 
     auth = "business"
 
     def _playback(self, req, resp, call_sid: str) -> Playback:
-        playback = request_playback(req.context.business_id, call_sid)
+        try:
+            playback = request_playback(req.context.business_id, call_sid)
+        except StorageUnavailable as exc:
+            raise _storage_unavailable(exc) from None
         if playback is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No recording for call {call_sid}.")
-        if playback.state == "absent":
+        if playback.state is PlaybackState.ABSENT:
             raise falcon.HTTPNotFound(title="Not found", description=playback.detail)
-        if playback.state == "stuck":
+        if playback.state is PlaybackState.STUCK:
             raise falcon.HTTPServiceUnavailable(title="Recording download stuck", description=playback.detail,
                                                 retry_after=30)
-        if playback.state == "failed":
+        if playback.state is PlaybackState.FAILED:
             raise falcon.HTTPBadGateway(title="Recording download failed", description=playback.detail)
-        if playback.state == "pending":
+        if playback.state is PlaybackState.PENDING:
             resp.status = falcon.HTTP_202
             resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
             resp.media = {"status": playback.job.status if playback.job else "queued",
@@ -258,22 +242,24 @@ class CallRecording:
             resp.status = falcon.HTTP_200
         length = last - first + 1 if size else 0
         resp.content_length = length
-        if not with_body:
+        if not with_body or not length:
             return
-        handle = open(playback.path, "rb")
-        resp.stream = FileRange(handle, first, last) if wanted else handle
+        try:  # a ranged GET on the store: the bytes come from the shared copy, never from Twilio again
+            resp.stream = recording_files.open_range(playback.file, first, last)
+        except StorageError as exc:  # down, or expired between the size check and this read
+            raise _storage_unavailable(exc) from None
 
-    @api.validate(resp=Response("HTTP_200", "HTTP_206", "HTTP_416", HTTP_202=Pending, HTTP_404=Error,
-                                HTTP_502=Error, HTTP_503=Error), tags=["calls"])
+    @api.validate(resp=Response("HTTP_200", "HTTP_206", "HTTP_416", HTTP_202=Pending, HTTP_404=ErrorBody,
+                                HTTP_502=ErrorBody, HTTP_503=ErrorBody), tags=["calls"])
     def on_get(self, req, resp, call_sid: str):
         """The call's recording as audio/mpeg (Range → 206); 202 + Retry-After while it is being fetched."""
         playback = self._playback(req, resp, call_sid)
-        if playback.state == "ready":
+        if playback.state is PlaybackState.READY:
             self._serve(req, resp, playback, with_body=True)
 
     def on_head(self, req, resp, call_sid: str):
         playback = self._playback(req, resp, call_sid)
-        if playback.state == "ready":
+        if playback.state is PlaybackState.READY:
             self._serve(req, resp, playback, with_body=False)
 
 

@@ -12,7 +12,7 @@ from spectree import Response
 from db import reminders_store
 from db.base import utcnow
 from db.models.messaging import ReminderSendStatus
-from web.spec import api
+from web.spec import ErrorBody, api
 
 
 class ReminderIn(BaseModel):
@@ -44,11 +44,6 @@ class ReminderList(BaseModel):
     reminders: list[ReminderOut]
 
 
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
-
-
 def _zone(req) -> tuple[str, dt.tzinfo]:
     name = getattr(req.context, "business_timezone", None) or "UTC"
     try:
@@ -66,7 +61,7 @@ def reminder_view(row, zone_name: str, zone: dt.tzinfo, notified: list[int]) -> 
 class Reminders:
     auth = "business"
 
-    @api.validate(json=ReminderIn, resp=Response(HTTP_201=ReminderOut, HTTP_422=Error), tags=["reminders"])
+    @api.validate(json=ReminderIn, resp=Response(HTTP_201=ReminderOut, HTTP_422=ErrorBody), tags=["reminders"])
     def on_post(self, req, resp, json: ReminderIn):
         """Create a reminder; its creator gets a push at each offset before `due_at`."""
         due_at = json.due_at.astimezone(dt.timezone.utc)
@@ -95,7 +90,7 @@ class Reminders:
 class Reminder:
     auth = "business"
 
-    @api.validate(resp=Response("HTTP_204", HTTP_404=Error), tags=["reminders"])
+    @api.validate(resp=Response("HTTP_204", HTTP_404=ErrorBody), tags=["reminders"])
     def on_delete(self, req, resp, reminder_id: str):
         """Delete a reminder (no further notifications)."""
         with req.context.runtime.database.session() as session:

@@ -10,8 +10,8 @@ from spectree import Response
 from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
 from db import recordings_store as store
 from prosaas.clients import recording_files, transcription
-from web.resources.jobs import Error
-from web.spec import api
+from prosaas.clients.storage import StorageUnavailable
+from web.spec import ErrorBody, api
 
 READ_CHUNK = 64 * 1024
 # Formats the decoder (miniaudio) reads, recognised by their first bytes rather than by the client's word.
@@ -63,12 +63,13 @@ def _chunks(stream, first: bytes):
         yield chunk
 
 
-def refuse_overlong(path, max_seconds: int) -> None:
+def refuse_overlong(file: recording_files.StoredFile, max_seconds: int) -> None:
     """422 (and the file deleted) when the audio's header says it lasts longer than SESSION_MAX_SECONDS."""
     try:
-        transcription.refuse_declared_overlong(path, max_seconds)
+        with recording_files.local_copy(file) as path:
+            transcription.refuse_declared_overlong(path, max_seconds)
     except transcription.BadAudio as exc:
-        recording_files.delete(path)
+        recording_files.delete(file)
         raise falcon.HTTPUnprocessableEntity(title="Audio too long",
                                              description=f"{exc} (SESSION_MAX_SECONDS).") from None
 
@@ -95,7 +96,7 @@ class SessionOut(BaseModel):
 class Sessions:
     auth = "business"
 
-    @api.validate(resp=Response(HTTP_202=Accepted, HTTP_413=Error, HTTP_415=Error, HTTP_422=Error),
+    @api.validate(resp=Response(HTTP_202=Accepted, HTTP_413=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody),
                   tags=["sessions"])
     def on_post(self, req, resp):
         """Upload an audio session (multipart field `file`, audio/*); it is processed in the background."""
@@ -107,19 +108,22 @@ class Sessions:
         if kind is None:
             raise _unsupported("the file is not mp3, wav, flac or ogg audio")
         session_id = new_session_id()
-        relative = recording_files.relative_path(business_id, f"{session_id}{EXTENSIONS[kind]}")
-        path = recording_files.absolute(relative, SESSIONS_DIR)
+        file = recording_files.stored_file(business_id, f"{session_id}{EXTENSIONS[kind]}", SESSIONS_DIR)
+        relative = file.relative
         try:
-            size = recording_files.write_atomically(path, _chunks(stream, head), max_size=limit)
+            size = recording_files.write_atomically(file, _chunks(stream, head), max_size=limit)
+            refuse_overlong(file, req.context.runtime.settings.session_max_seconds)
         except recording_files.TooLarge:
             raise falcon.HTTPContentTooLarge(title="Audio too large",
                                              description=f"The audio file is over the {limit}-byte limit.") from None
-        refuse_overlong(path, req.context.runtime.settings.session_max_seconds)
+        except StorageUnavailable:
+            raise falcon.HTTPServiceUnavailable(title="Storage unavailable", retry_after=5,
+                                                description="The audio store did not answer; try again.") from None
         try:
             session_id, job_id = start_audio_session(business_id, session_id=session_id, relative_path=relative,
                                                      size_bytes=size, content_type=content_type, filename=filename)
         except Exception:
-            recording_files.delete(path)
+            recording_files.delete(file)
             raise
         resp.status = falcon.HTTP_202
         resp.media = {"session_id": session_id, "job_id": job_id}
@@ -128,7 +132,7 @@ class Sessions:
 class SessionResource:
     auth = "business"
 
-    @api.validate(resp=Response(HTTP_200=SessionOut, HTTP_404=Error), tags=["sessions"])
+    @api.validate(resp=Response(HTTP_200=SessionOut, HTTP_404=ErrorBody), tags=["sessions"])
     def on_get(self, req, resp, session_id: str):
         """An audio session: status, attempts, error, and the result (duration, segments, speakers, words)."""
         with req.context.runtime.database.session() as session:

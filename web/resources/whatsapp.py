@@ -15,7 +15,7 @@ from spectree import Response
 from actors.whatsapp import whatsapp_webhook
 from db.businesses import get_business
 from prosaas.jobs import enqueue_tracked
-from web.spec import api
+from web.spec import ErrorBody, api, validation_problems
 
 log = logging.getLogger("prosaas.web.whatsapp")
 SIGNATURE_HEADER = "X-Signature"
@@ -40,11 +40,6 @@ class WebhookIn(BaseModel):
 class WebhookAccepted(BaseModel):
     job_id: Optional[str]
     messages: int
-
-
-class Error(BaseModel):
-    title: str
-    description: Optional[str] = None
 
 
 def signature_for(secret: str, body: bytes) -> str:
@@ -88,7 +83,7 @@ class ReplayGuard:
 class WhatsAppWebhook:
     auth = "signed"
 
-    @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=Error, HTTP_404=Error, HTTP_422=Error),
+    @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_422=ErrorBody),
                   tags=["whatsapp"], security={})
     def on_post(self, req, resp):
         """Baileys webhook: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`; answers 202 at once.
@@ -109,8 +104,7 @@ class WhatsAppWebhook:
         try:
             payload = WebhookIn.model_validate(json.loads(body))
         except (ValueError, ValidationError) as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]) \
-                if isinstance(exc, ValidationError) else "body is not JSON"
+            detail = validation_problems(exc) if isinstance(exc, ValidationError) else "body is not JSON"
             raise falcon.HTTPUnprocessableEntity(title="Invalid webhook", description=detail)
         with req.context.runtime.database.session() as session:
             if get_business(session, payload.business_id) is None:
