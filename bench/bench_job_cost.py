@@ -64,12 +64,15 @@ def enqueue_and_drain(meter: Meter, send_one, n: int, start_workers, remaining, 
     from bench.support.drain import time_drain
 
     before = meter.snapshot()
+    began = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(send_one, range(n)))
+    enqueue_rate = n / (time.monotonic() - began)
     queued = meter.snapshot()
     enqueue = per_job(before, queued, n, parts=("client", "redis", "postgres")) if measure_enqueue else {}
     if measure_enqueue:
         enqueue["bytes_per_msg"] = (queued["redis"]["used_memory"] - before["redis"]["used_memory"]) / n
+        enqueue["jobs_s"] = enqueue_rate
     stop_workers = None
     first: dict = {}
     try:
@@ -170,6 +173,7 @@ def measure(bench, redis_server, postgres, *, n, tracked_n, scale_n, scale_track
             f"{kind}_redis_cpu_us": round(enqueue["cpu_us_redis"] + process["cpu_us_redis"], 1),
             f"{kind}_pg_cpu_us": round(enqueue["cpu_us_postgres"] + process["cpu_us_postgres"], 1),
             f"{kind}_jobs_s": round(rate),
+            f"{kind}_enqueue_jobs_s": round(enqueue["jobs_s"]),
         })
     scale = []
     for processes in procs:
