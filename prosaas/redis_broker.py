@@ -8,7 +8,7 @@ from dramatiq.common import current_millis
 from dramatiq.middleware import Middleware, MiddlewareError
 
 from prosaas.group_ack import AckBatcher, GroupAckConsumer
-from prosaas.group_send import SendBatcher
+from prosaas.group_send import Send, SendBatcher
 from prosaas.middleware.slots import BusinessSlots
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
@@ -102,3 +102,24 @@ class ProsaasBroker(RedisBroker):
             self.sends.send(message.queue_name, message.options["redis_message_id"], message.encode())
         self.emit_after("enqueue", message, delay)
         return message
+
+    def can_send_in_group(self, message) -> bool:
+        """Whether `enqueue_group` may send this (undelayed) message: not one that waits for a business slot."""
+        return not (self.slots and self.slots.limit_for(self, message.actor_name))
+
+    def enqueue_group(self, messages) -> list[BaseException | None]:
+        """`enqueue` for several undelayed messages (can_send_in_group) in ONE pipelined round trip made by the
+        calling thread itself, with the same hooks, script and arguments; returns each message's error or None.
+        Raises when the round trip itself fails (Redis unreachable)."""
+        prepared = []
+        for message in messages:
+            message = message.copy(options={"redis_message_id": str(uuid4())})
+            self.emit_before("enqueue", message, None)
+            prepared.append(message)
+        sends = [Send(queue_name=m.queue_name, redis_message_id=m.options["redis_message_id"], data=m.encode())
+                 for m in prepared]
+        self.sends.handle_batch(sends)
+        for message, send in zip(prepared, sends):
+            if send.error is None:
+                self.emit_after("enqueue", message, None)
+        return [send.error for send in sends]
