@@ -55,11 +55,25 @@ def broker():
     return broker
 
 
+@pytest.fixture(autouse=True)
+def forget_wrong_tokens(runtime):
+    """Each test starts with no wrong-token count: the testing client's address is the same for every test."""
+    import redis
+
+    try:
+        for key in runtime.redis.scan_iter(match=runtime.keys("auth", "token-failures", "*")):
+            runtime.redis.delete(key)
+    except redis.RedisError:
+        pass
+    yield
+
+
 @pytest.fixture
 def clean_queues(broker, runtime):
     """Empty every queue (and dead letters) before and after a test that counts messages."""
     def flush():
         broker.flush_all()
+        runtime.redis.delete(runtime.keys("paused_queues"))  # no queue stays paused (prosaas/queue_pause.py)
         for pattern in ("slots", "waiting"):
             for key in runtime.redis.scan_iter(match=runtime.keys(pattern, "*")):
                 runtime.redis.delete(key)

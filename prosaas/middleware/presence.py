@@ -14,6 +14,7 @@ from dramatiq.middleware import Middleware
 from db import job_store
 from db.base import utcnow
 from db.models.core import JobStatus
+from prosaas.redis_protocol import is_delay_queue, record_heartbeat, record_heartbeat_of_exited
 from prosaas.middleware.retries import retry_policy
 from prosaas.process_identity import Liveness, liveness, process_identity
 
@@ -75,6 +76,8 @@ class WorkerPresence(Middleware):
         One HKEYS per beat, usually of an empty hash: no Redis command per job.
         """
         finished, self._finished = self._finished, set()
+        skipped, self.tracking.skipped_as_finished = self.tracking.skipped_as_finished, set()
+        finished |= skipped  # a redelivered copy of a finished job, skipped: done for good too
         counted = self.client.hkeys(self.keys("redeliveries"))
         done = [key for key in counted if (key.decode() if isinstance(key, bytes) else key) in finished]
         if done:
@@ -85,7 +88,7 @@ class WorkerPresence(Middleware):
         self.broker_id = broker.broker_id
         self.broker = broker
         self.identity = process_identity()  # in the worker process itself, not the parent that built us
-        self.queues = sorted(q for q in worker.consumers if not q.endswith(".DQ")) if worker.consumers else []
+        self.queues = sorted(q for q in worker.consumers if not is_delay_queue(q)) if worker.consumers else []
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
         self._thread.start()
@@ -143,7 +146,7 @@ class WorkerPresence(Middleware):
                 "started_at": self.started_at, "last_heartbeat": now, "broker_id": self.broker_id, **self.identity,
                 **self.stats}
         pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(self.keys.dramatiq_heartbeats, {self.broker_id: int(now * 1000)})
+        record_heartbeat(pipe, self.keys, self.broker_id, int(now * 1000))
         pipe.hset(self.keys("workers"), self.worker_id, json.dumps(info))
         pipe.execute()
         self.slots.renew_leases()
@@ -173,7 +176,7 @@ class WorkerPresence(Middleware):
             return False
         pipe = self.client.pipeline(transaction=False)
         for worker, entry in exited.items():
-            pipe.zadd(self.keys.dramatiq_heartbeats, {entry["broker_id"]: 0}, xx=True)
+            record_heartbeat_of_exited(pipe, self.keys, entry["broker_id"])
             pipe.hset(self.keys("workers"), worker, json.dumps({**entry, "exited": True}))
         pipe.execute()
         for worker, entry in exited.items():
