@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: wrk run stop status test bench install install-test browser redis-server clean screenshot
+.PHONY: wrk run stop status test test-upstream bench install install-test browser redis-server clean screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,18 +20,22 @@ $(TEST_STAMP): $(STAMP)
 	$(PIP) install --quiet -e '.[test]'
 	@touch $@
 
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(PIP) install --quiet -e '.[test,bench]'
+	@touch $@
+
 install: $(STAMP)
 install-test: $(TEST_STAMP)
 
 run: $(STAMP)
-	$(PY) -m prosaas migrate
-	$(PY) -m prosaas run
+	@$(PY) -m prosaas migrate
+	@$(PY) -m prosaas run
 
 stop:
-	$(PY) -m prosaas stop
+	@$(PY) -m prosaas stop
 
 status:
-	$(VENV)/bin/supervisorctl -c supervisord.conf status
+	@$(PY) -m prosaas status
 
 # Chromium for the dashboard's browser test (Debian's package; Playwright drives it).
 browser:
@@ -50,16 +55,21 @@ test: $(TEST_STAMP) browser redis-server
 	$(PY) -m pytest tests/fuzz || status=$$?; \
 	exit $$status
 
+# Dramatiq's own tests against our broker (its sdist is downloaded into var/upstream; see tests/upstream/).
+test-upstream: $(TEST_STAMP)
+	$(PY) -m tests.upstream.run_upstream -q
+
 # wrk drives the API benchmark (Debian's package).
 wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || echo "wrk could not be installed: bench/bench_api.py needs it"
 
-bench: $(TEST_STAMP) wrk
+bench: $(BENCH_STAMP) wrk
 	@for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf var/ .pytest_cache
 
-# Re-take docs/dashboard.png from a real run (headless chromium).
+# Re-take docs/dashboard.png and docs/dashboard-*.png from a real run (headless chromium).
 screenshot: $(TEST_STAMP) browser
 	PROSAAS_DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest tests/ops/test_dashboard_browser.py -q
+	PROSAAS_DASHBOARD_SCREENSHOTS=docs $(PY) -m pytest tests/opsview/test_operators_browser.py -q

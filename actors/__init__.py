@@ -8,4 +8,5 @@ from actors import push  # noqa: F401,E402
 from actors import reminders  # noqa: F401,E402
 from actors import whatsapp  # noqa: F401,E402
 from actors import recordings, sessions  # noqa: F401,E402
+from actors import bulk  # noqa: F401,E402
 from actors import maintenance  # noqa: F401,E402

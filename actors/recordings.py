@@ -23,7 +23,7 @@ from db.models.core import BackgroundJob, JobStatus
 from db.models.recordings import Recording, RecordingStatus
 from prosaas import queue_stats
 from prosaas.clients import recording_files
-from prosaas.errors import BrokerUnavailable
+from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.jobs import enqueue_tracked
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
@@ -186,8 +186,9 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
 
 def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool) -> Playback:
     if job is not None and job.status == JobStatus.FAILED and not is_stuck:
-        return Playback(PlaybackState.FAILED, recording, job=job,
-                        detail=f"The recording could not be downloaded: {job.error}")
+        # The business sees this: the error's class and reason, never its text (hosts, ports, URLs).
+        detail = f"The recording could not be downloaded ({error_class(job.error)}, {job.error_reason or 'failed'})."
+        return Playback(PlaybackState.FAILED, recording, job=job, detail=detail)
     queue = job.queue if job is not None else "high"
     idle = queue_stats.queues_without_consumer()
     if queue in idle:

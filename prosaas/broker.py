@@ -8,7 +8,7 @@ import os
 import sys
 
 import dramatiq
-from dramatiq.middleware import Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 from periodiq import PeriodiqMiddleware
@@ -17,14 +17,18 @@ from prosaas.gevent_support import patch_psycopg_if_gevent
 from prosaas.log_redaction import install_message_redaction
 from prosaas.logs import configure_logging
 from prosaas.metrics import ensure_multiproc_dir
+from prosaas.job_history import HistoryRecorder
+from prosaas.middleware.history import JobHistory
 from prosaas.middleware.job_log import JobLog
 from prosaas.middleware.metrics import JobMetrics
 from prosaas.middleware.presence import WorkerPresence
 from prosaas.middleware.retries import ProsaasRetries
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.middleware.tracking import JobTracking
+from prosaas.queue_pause import QueuePauses
 from prosaas.reconciler import Reconciler
 from prosaas.recovery import Recovery
+from prosaas.periodic_dedup import TickEnqueues
 from prosaas.redis_broker import ProsaasBroker
 from prosaas.runtime import Runtime, get_runtime
 from prosaas.settings import ALL_QUEUES
@@ -79,8 +83,10 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
     middleware = [
         PeriodiqMiddleware(skip_delay=LATE_TICK_SKIP_SECONDS),
         JobMetrics(),
-        JobLog(),
+        JobHistory(HistoryRecorder(client, runtime.keys)),
+        JobLog(redeliveries=lambda message_id: int(client.hget(runtime.keys("redeliveries"), message_id) or 0)),
         presence,
+        AgeLimit(),  # Dramatiq's `max_age`: a message too old is dead-lettered before it takes a slot or its row
         slots,
         tracking,
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
@@ -89,15 +95,18 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
         Pipelines(),
         ProsaasRetries(),
         CurrentMessage(),
-        quiet_results(RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
-                      result_ttl=RESULT_TTL_MS),
+        # Result keys under the namespace like every other key (Dramatiq's default is a bare MD5 hash).
+        quiet_results(RedisBackend(client=client, namespace=runtime.keys.results_namespace,
+                                   use_namespace_prefix_keys=True), result_ttl=RESULT_TTL_MS),
     ]
     broker = ProsaasBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
                           maintenance_chance=0,  # our Recovery runs it on a timer instead
                           heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
                           dead_message_ttl=settings.dead_letter_ttl_seconds * 1000)
     broker.slots = slots
+    broker.pauses = QueuePauses(client, runtime.keys)
     broker.known_queues = ALL_QUEUES
+    broker.ticks = TickEnqueues(client, runtime.keys)
     for queue in ALL_QUEUES:
         broker.declare_queue(queue)
     return broker

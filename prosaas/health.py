@@ -8,23 +8,24 @@ from typing import Any, Optional
 
 from db import job_store
 from db.base import utcnow
+from prosaas.queue_pause import paused_queues
 from prosaas.queue_stats import consumer_map, live_workers, queue_counts
 from prosaas.reconciler import reconciler_status
 from prosaas.redis_client import sentinel_view
 from prosaas.runtime import get_runtime
 
 
-def check_database() -> tuple[bool, str]:
+def check_database(runtime=None) -> tuple[bool, str]:
     try:
-        get_runtime().database.ping()
+        (runtime or get_runtime()).database.ping()
         return True, "ok"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
-def check_broker() -> tuple[bool, str]:
+def check_broker(runtime=None) -> tuple[bool, str]:
     try:
-        get_runtime().redis.ping()
+        (runtime or get_runtime()).redis.ping()
         return True, "ok"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -43,6 +44,25 @@ def sentinel_status() -> Optional[dict[str, Any]]:
 def describe_sentinel(status: dict[str, Any]) -> str:
     return (f"master '{status['name']}' at {status['master'] or 'unknown'}, seen by {status['agreeing']} of "
             f"{status['sentinels']} sentinel(s)")
+def periodiq_senders(client, keys, now: float) -> list[dict[str, Any]]:
+    """Processes that enqueue periodic ticks without a heartbeat of their own (`periodiq prosaas.broker actors`),
+    from prosaas.periodic_dedup's record: alive while they sent a tick in the last 90 s (one fires every minute)."""
+    senders = []
+    for name, raw in client.hgetall(keys("scheduler", "senders")).items():
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            continue
+        age = round(now - info.get("last_sent", 0), 1)
+        if info.get("kind") != "periodiq":
+            continue
+        if age > 86400:  # long gone: forget it
+            client.hdel(keys("scheduler", "senders"), name)
+            continue
+        senders.append({"id": f"periodiq:{name.decode()}", "kind": "periodiq", "host": info.get("host"),
+                        "pid": info.get("pid"), "last_seen": info.get("last_sent"), "fired": "?", "age_s": age,
+                        "alive": age < 90})
+    return senders
 
 
 def scheduler_status() -> dict[str, Any]:
@@ -66,6 +86,7 @@ def scheduler_status() -> dict[str, Any]:
         except ValueError:
             continue
     missed = int(client.get(keys("scheduler", "missed_ticks")) or 0)
+    instances += periodiq_senders(client, keys, now)
     return {"instances": sorted(instances, key=lambda i: i.get("id", "")), "ticks": ticks, "missed_ticks": missed,
             "alive": any(i["alive"] for i in instances)}
 
@@ -85,11 +106,14 @@ def health_report() -> dict[str, Any]:
         workers = live_workers()
         consumers = consumer_map(workers)
         queues = queue_counts()
+        paused = paused_queues(get_runtime().redis, get_runtime().keys)
         for name, counts in queues.items():
             counts["consumers"] = len(consumers.get(name, []))
+            counts["paused"] = name in paused
         report.update(queues=queues, workers=workers, scheduler=scheduler_status(),
                       reconciler=reconciler_status(get_runtime().redis, get_runtime().keys),
-                      queues_without_consumer=[q for q, c in consumers.items() if not c])
+                      queues_without_consumer=[q for q, c in consumers.items() if not c],
+                      paused_queues=sorted(paused))
         report["stuck_queues"] = [q for q in report["queues_without_consumer"]
                                   if queues[q]["ready"] or queues[q]["delayed"] or queues[q]["waiting"]]
         if report["stuck_queues"]:

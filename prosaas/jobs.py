@@ -15,8 +15,9 @@ from db import job_store
 from db.base import new_id
 from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobControl, JobStatus
+from prosaas.accept import AcceptWriter
 from prosaas.dead_letters import discard_dead_letter
-from prosaas.errors import BrokerUnavailable
+from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.middleware.tracking import HandedOn, current_job_id
 from prosaas.queue_stats import consumer_map
 from prosaas.runtime import get_runtime
@@ -67,6 +68,14 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
         with runtime.database.session() as session:
             job, created = job_store.create_batch_job_once(session, **fields)
         enqueued = Enqueued(job.id, job.status, created, _job=job)
+    elif delay_ms is None and not runtime.database.is_sqlite and _broker().can_send_in_group(message):
+        # One hop: committed with the rows of concurrent requests, then sent with their messages.
+        row = job_store.new_job_row(**fields)
+        try:
+            _accept_writer(runtime.database).accept(row, message)
+        except BROKER_ERRORS as exc:
+            _enqueue_failed(job_id, exc)
+        return Enqueued(job_id, row["status"], True, _row=row)
     else:  # committed together with the rows of concurrent requests (one durable commit for all)
         row = job_store.new_job_row(**fields)
         _row_writer(runtime.database).insert(row)
@@ -87,15 +96,30 @@ def _row_writer(database) -> JobInsertWriter:
     return writer
 
 
+_accept_writers: dict[object, AcceptWriter] = {}
+
+
+def _accept_writer(database) -> AcceptWriter:
+    """This process's one-hop writer of new job rows and their messages for `database`."""
+    writer = _accept_writers.get(database)
+    if writer is None:
+        writer = _accept_writers.setdefault(database, AcceptWriter(database, _broker()))
+    return writer
+
+
 def _send(message, job_id: str, delay_ms: Optional[int]) -> None:
     try:
         _broker().enqueue(message, delay=delay_ms)
     except BROKER_ERRORS as exc:
-        with get_runtime().database.session() as session:
-            job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="broker_unavailable",
-                                 error=f"could not enqueue: broker unreachable ({type(exc).__name__})")
-        log.error("JOB_ENQUEUE_FAILED job_id=%s reason=broker_unavailable", job_id)
-        raise BrokerUnavailable("the job broker (Redis) is unreachable; try again shortly") from exc
+        _enqueue_failed(job_id, exc)
+
+
+def _enqueue_failed(job_id: str, exc: BaseException):
+    with get_runtime().database.session() as session:
+        job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="broker_unavailable",
+                             error=f"could not enqueue: broker unreachable ({type(exc).__name__})")
+    log.error("JOB_ENQUEUE_FAILED job_id=%s reason=broker_unavailable", job_id)
+    raise BrokerUnavailable("the job broker (Redis) is unreachable; try again shortly") from exc
 
 
 def _resend(job: BackgroundJob) -> None:
@@ -105,8 +129,7 @@ def _resend(job: BackgroundJob) -> None:
                       kwargs={"business_id": job.business_id, **(job.args or {})},
                       options={"job_id": job.id, "business_id": job.business_id})
     with get_runtime().database.session() as session:
-        row = job_store.get_job(session, job.id)
-        row.message_id = message.message_id
+        job_store.set_message_id(session, job.id, message.message_id)
     _send(message, job.id, None)
 
 
@@ -128,8 +151,7 @@ def control_job(job_id: str, business_id: Optional[int], action: JobControl) -> 
         resuming = action == JobControl.RESUME
         allowed = (JobStatus.PAUSED,) if resuming else (JobStatus.FAILED, JobStatus.CANCELLED)
         if resuming and job.status == JobStatus.RUNNING and job.requested_action == JobControl.PAUSE:
-            job.requested_action = None  # pause not yet honoured: simply withdraw it
-            return job
+            return job_store.withdraw_request(session, job)  # pause not yet honoured: simply withdraw it
         failed_message_id = job.message_id
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
     if action == JobControl.RETRY:  # its dead letter must not be requeued as well: that would run the job twice
@@ -214,8 +236,12 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def job_view(job: BackgroundJob) -> dict[str, Any]:
-    """The public JSON shape of a job (README, "HTTP API")."""
+def job_view(job: BackgroundJob, *, detail: bool = True) -> dict[str, Any]:
+    """The public JSON shape of a job (README, "HTTP API").
+
+    `detail=False` (what a tenant sees): the error is only its class and reason code; the text, which may
+    quote internal hosts, ports and URLs, is for operators.
+    """
     def iso(value):
         return value.isoformat() if value else None
 
@@ -224,7 +250,8 @@ def job_view(job: BackgroundJob) -> dict[str, Any]:
         "queue": job.queue,
         "progress": {"total": job.total, "processed": job.processed, "succeeded": job.succeeded,
                      "failed": job.failed, "percent": job.percent},
-        "error": job.error, "error_reason": job.error_reason, "attempts": job.attempts,
+        "error": job.error if detail else error_class(job.error), "error_class": error_class(job.error),
+        "error_reason": job.error_reason, "attempts": job.attempts,
         "requested_action": job.requested_action, "result": job.result,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at), "heartbeat_at": iso(job.heartbeat_at),

@@ -1,34 +1,129 @@
-"""Logging set-up: key=value event lines, as text or JSON by LOG_FORMAT."""
+"""Logging set-up: events (a name plus fields handed over as data), written as escaped text or JSON by LOG_FORMAT.
+
+    log_event(log, logging.INFO, "DASHBOARD_LOGIN", remote=address)  # the way to log an event
+    log.info("JOB_DONE job_id=%s duration_ms=%d", job_id, ms)        # older style: names from the template
+
+A value never shapes the line: text mode escapes control characters (no value starts a line) and quotes a
+value holding a space, quote or `=`; JSON mode keeps `ts`, `level`, `logger`, `event`, `message`, `exc` for
+itself (a field of that name is written as `field_<name>`). With the older style the event name and field
+names come from the format string in the code and the values from its arguments, never from the formatted
+text, so `job_id="x level=ERROR"` stays one value.
+"""
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 import sys
 import time
+import traceback
+from typing import Any, Optional
+
+EVENT_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+# key=%s, key="%s", key=%d, key=%.1f ... in a format string: one field per placeholder.
+TEMPLATE_FIELD = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("?)(%[-#0 +]*\d*(?:\.\d+)?[sdifrx])\2(?=\s|$)')
+PLACEHOLDER = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
+RESERVED_KEYS = ("ts", "level", "logger", "event", "message", "exc")
+UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+NEEDS_QUOTES = re.compile(r'[\s"=]')
+PLAIN_VALUE_SPOILER = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029\\\s"=]')
+ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def _escape_match(match: re.Match) -> str:
+    char = match.group()
+    return ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_text(text: str) -> str:
+    """Control characters (and line/paragraph separators, and the backslash) as visible escapes."""
+    return UNSAFE_CHARACTER.sub(_escape_match, text) if UNSAFE_CHARACTER.search(text) else text
+
+
+def text_value(value: Any) -> str:
+    text = "-" if value is None else str(value)
+    if text and not PLAIN_VALUE_SPOILER.search(text):  # the common case: one regex search, nothing to do
+        return text
+    text = escape_text(text)
+    if not text or NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '\\"') + '"'
+    return text
+
+
+def _inline_value(value: Any) -> Any:
+    if isinstance(value, (int, float)):
+        return value
+    return escape_text(str(value)).replace('"', '\\"')
+
+
+def log_event(logger: logging.Logger, level: int, event: str, /, **fields: Any) -> None:
+    """Log one event: `event` is a constant NAME_LIKE_THIS from the code, `fields` are data (any names)."""
+    if logger.isEnabledFor(level):
+        logger.log(level, event, extra={"event_fields": fields})
+
+
+@functools.lru_cache(maxsize=2048)
+def _template_plan(template: str) -> tuple[Optional[str], tuple, str]:
+    """(event name, field name or None per placeholder, the template with each field as `key=%s`).
+
+    Templates are constants in the code, so each is read once.
+    """
+    event = template.split(" ", 1)[0]
+    if not EVENT_NAME.match(event):
+        return None, (), template
+    names = {m.start(3): m.group(1) for m in TEMPLATE_FIELD.finditer(template)}
+    positions = [m.start() for m in PLACEHOLDER.finditer(template.replace("%%", "\0\0"))]
+    return event, tuple(names.get(pos) for pos in positions), TEMPLATE_FIELD.sub(r"\1=%s", template)
+
+
+def event_of(record: logging.LogRecord) -> tuple[str | None, dict[str, Any]]:
+    """(event name, fields) of a record, taken from data: log_event's fields, or the template's args."""
+    if not isinstance(record.msg, str):
+        return None, {}
+    event, names, _ = _template_plan(record.msg)
+    if event is None:
+        return None, {}
+    fields = getattr(record, "event_fields", None)
+    if fields is not None:
+        return event, dict(fields)
+    args = record.args if isinstance(record.args, tuple) else ()
+    if len(names) != len(args):
+        return event, {}
+    return event, {name: arg for name, arg in zip(names, args) if name is not None}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        event, _, rest = message.partition(" ")
-        payload = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
-                   "level": record.levelname, "logger": record.name, "message": message}
-        if event.isupper() and "_" in event:
+        event, fields = event_of(record)
+        payload: dict[str, Any] = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+                                   "level": record.levelname, "logger": record.name,
+                                   "message": self._message(record, event, fields)}
+        if event:
             payload["event"] = event
-            for token in rest.split():
-                key, sep, value = token.partition("=")
-                if sep:
-                    payload[key] = value
+        for key, value in fields.items():
+            name = f"field_{key}" if key in RESERVED_KEYS else key
+            payload[name] = value if isinstance(value, (int, float, bool)) or value is None else str(value)
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload)
+
+    @staticmethod
+    def _message(record, event, fields) -> str:
+        if event and getattr(record, "event_fields", None) is not None:
+            return " ".join([event, *(f"{k}={text_value(v)}" for k, v in fields.items())])
+        return record.getMessage()
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
 class TextFormatter(logging.Formatter):
-    """logging.Formatter's text lines, with the date and time formatted once per second, not per record."""
+    """One line per record: `stamp LEVEL [pid] logger: EVENT key=value ...`, every value escaped.
+
+    A traceback follows on lines indented by two spaces, its exception's message escaped onto one of them.
+    The date and time are formatted once per second, not per record.
+    """
 
     def __init__(self, fmt: str = TEXT_FORMAT):
         super().__init__(fmt)
@@ -41,6 +136,39 @@ class TextFormatter(logging.Formatter):
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
             self._cached = (second, stamp)
         return f"{stamp},{int(record.msecs):03d}"
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = self._message(record)
+        return super().formatMessage(record)
+
+    @staticmethod
+    def _message(record: logging.LogRecord) -> str:
+        fields = getattr(record, "event_fields", None)
+        if fields is not None and isinstance(record.msg, str):
+            return " ".join([escape_text(record.msg), *(f"{k}={text_value(v)}" for k, v in fields.items())])
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not args or not isinstance(record.msg, str):
+            return escape_text(record.getMessage())
+        # A `key=%s` placeholder gets a quoted-when-needed value; any other one an escaped value.
+        event, names, fields_template = _template_plan(record.msg)
+        try:
+            if event is not None and len(names) == len(args):
+                return fields_template % tuple(text_value(a) if name else _inline_value(a)
+                                               for name, a in zip(names, args))
+            return record.msg % tuple(_inline_value(a) for a in args)
+        except (TypeError, ValueError):
+            return escape_text(record.getMessage())
+
+    def formatException(self, ei) -> str:
+        # Frames keep their lines; an exception's message (which may quote input) stays on one line.
+        lines = []
+        for chunk in traceback.TracebackException(ei[0], ei[1], ei[2]).format():
+            body = chunk.rstrip("\n")
+            lines.extend(body.split("\n") if chunk.startswith("  File ") else [body])
+        return "\n".join("  " + escape_text(line) for line in lines)
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join("  " + escape_text(line) for line in stack_info.splitlines())
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text", stream=None) -> None:

@@ -16,6 +16,7 @@ from db.base import utcnow
 from db.models.core import JobStatus
 from prosaas.dead_letters import list_dead_letters
 from prosaas.health import health_report
+from prosaas.job_history import recent_rates
 from prosaas.jobs import job_view
 from prosaas.runtime import get_runtime
 
@@ -39,9 +40,11 @@ def relative_time(value) -> str:
         return "-"
     seconds = (moment - dt.datetime.now(dt.timezone.utc)).total_seconds()
     span = abs(seconds)
+    if span < 1:  # "0s ago" / "in 0s" read as a stale or stuck tick; it is simply due now
+        return "now"
     text = (f"{span:.0f}s" if span < 90 else f"{span / 60:.0f}m" if span < 5400 else
             f"{span / 3600:.1f}h" if span < 172800 else f"{span / 86400:.0f}d")
-    return f"in {text}" if seconds > 1 else f"{text} ago"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
 def _next_tick(spec: Optional[str], last_next: Optional[str]) -> Optional[str]:
@@ -97,8 +100,10 @@ def overview(*, dead_letter_limit: int = 50) -> dict[str, Any]:
     """Everything the dashboard shows; parts whose backend is down are left out, never raised."""
     report = health_report()
     picture: dict[str, Any] = {"generated_at": utcnow().isoformat(), "health": report,
-                               "schedule": [], "jobs": [], "failed_jobs": [], "dead_letters": []}
+                               "schedule": [], "jobs": [], "failed_jobs": [], "dead_letters": [], "rates": {}}
     if report["broker"]["ok"]:
+        runtime = get_runtime()
+        picture["rates"] = recent_rates(runtime.redis, runtime.keys, list(report.get("queues", {})))
         picture["schedule"] = schedule_view(report.get("scheduler", {}))
         picture["dead_letters"] = list_dead_letters(limit=dead_letter_limit)
     if report["database"]["ok"]:

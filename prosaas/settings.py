@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prosaas.clients.guarded_http import AllowList
+from prosaas.install import ENV_FILE, INSTALL_DIR
 
 PRIORITY_QUEUE = "high"  # work a person is waiting for; its own worker process
 ALL_QUEUES = (PRIORITY_QUEUE, "default", "low", "recordings", "maintenance", "broadcasts")
@@ -26,7 +27,8 @@ class SettingsError(SystemExit):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file="prosaas.env", extra="ignore", case_sensitive=False)
+    # The environment overrides prosaas.env; both are read from the install, not the working directory.
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore", case_sensitive=False)
 
     database_url: Optional[str] = None
     redis_url: Optional[str] = None
@@ -73,10 +75,12 @@ class Settings(BaseSettings):
     vapid_subject: str = "mailto:ops@example.invalid"
     storage_url: Optional[str] = None
     s3_endpoint_url: Optional[str] = None
-    admin_token: str = ""
+    admin_token: str = ""  # empty: ops endpoints and the dashboard refuse everyone; else at least 32 characters
+    trusted_proxies: str = ""  # addresses/networks whose X-Forwarded-For is believed (comma list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    body_read_timeout_seconds: float = Field(default=10, gt=0, le=3600)  # a slower body gets 408 + close
     reminder_offsets_minutes: str = "30,15,5"
     broadcast_delay_seconds: str = "3-4"
     broadcast_retry_seconds: float = Field(default=10, gt=0)  # first wait when the WhatsApp session is down
@@ -142,10 +146,15 @@ class Settings(BaseSettings):
 
     @field_validator("database_url", "redis_url", "baileys_url", "public_base_url", "storage_url",
                      "s3_endpoint_url", "transcription_url", "responder_url", "worker_queues", "transcription_language",
-                     mode="before")
+                     "redis_sentinels", "redis_sentinel_master", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_in_install(cls, value):
+        return value if value.is_absolute() else INSTALL_DIR / value
 
     @field_validator("database_url")
     @classmethod
@@ -160,11 +169,6 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
-
-    @field_validator("redis_sentinels", "redis_sentinel_master", mode="before")
-    @classmethod
-    def _blank_sentinel_is_unset(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("redis_sentinels")
     @classmethod
@@ -207,6 +211,26 @@ class Settings(BaseSettings):
         if unknown or not names:
             raise ValueError(f"unknown queue(s) {unknown or value!r}; known: {', '.join(ALL_QUEUES)}")
         return ",".join(names)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value):
+        if value and len(value) < 32:
+            raise ValueError("must be at least 32 characters (generate one: openssl rand -hex 32)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value):
+        import ipaddress
+
+        for entry in (e.strip() for e in value.split(",")):
+            if entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
     @field_validator("scheduler_timezone")
     @classmethod
@@ -278,6 +302,13 @@ class Settings(BaseSettings):
     @property
     def push_allow_list(self) -> AllowList:
         return AllowList.parse(self.push_endpoint_hosts, "PUSH_ENDPOINT_HOSTS")
+
+    @property
+    def trusted_proxy_networks(self) -> tuple:
+        import ipaddress
+
+        return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in self.trusted_proxies.split(",")
+                     if e.strip())
 
     @property
     def reminder_offsets(self) -> list[int]:

@@ -63,11 +63,25 @@ def broker():
     return broker
 
 
+@pytest.fixture(autouse=True)
+def forget_wrong_tokens(runtime):
+    """Each test starts with no wrong-token count: the testing client's address is the same for every test."""
+    import redis
+
+    try:
+        for key in runtime.redis.scan_iter(match=runtime.keys("auth", "token-failures", "*")):
+            runtime.redis.delete(key)
+    except redis.RedisError:
+        pass
+    yield
+
+
 @pytest.fixture
 def clean_queues(broker, runtime):
     """Empty every queue (and dead letters) before and after a test that counts messages."""
     def flush():
         broker.flush_all()
+        runtime.redis.delete(runtime.keys("paused_queues"))  # no queue stays paused (prosaas/queue_pause.py)
         for pattern in ("slots", "waiting"):
             for key in runtime.redis.scan_iter(match=runtime.keys(pattern, "*")):
                 runtime.redis.delete(key)
@@ -174,11 +188,12 @@ def redis_marks(runtime):
 
 
 # Fixtures that start real role subprocesses: a test using one takes seconds, not milliseconds.
-ROLE_FIXTURES = {"worker_factory", "web_server", "module_worker", "messaging_worker", "recordings_worker"}
+ROLE_FIXTURES = {"worker_factory", "web_server", "module_worker", "messaging_worker", "recordings_worker",
+                 "make_install"}
 
 
 def _heaviness(item) -> int:
-    if any(m.name in ("chaos", "e2e", "browser") for m in item.iter_markers()):
+    if any(m.name in ("chaos", "e2e", "browser", "upstream") for m in item.iter_markers()):
         return 0
     return 1 if ROLE_FIXTURES & set(item.fixturenames) else 2
 

@@ -8,16 +8,20 @@ from prosaas.runtime import Runtime, get_runtime
 from web import errors
 from web.auth import AuthMiddleware
 from web.http_metrics import HttpMetricsMiddleware
-from web.limits import BodyLimitMiddleware
+from web.input_guard import InputGuardMiddleware, install_input_guards
+from web.limits import BodyLimitMiddleware, BodyReadTimeout, body_read_timed_out
 from web.rate_limit import ApiRateLimitMiddleware
 from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
 from web.resources import recordings, sessions
+from web.resources import businesses
+from web.resources import admin_jobs, dashboard_jobs, queues, stats, tenants
 from web.spec import DeclaredContentTypeMiddleware, api
 
 # Each module registers its own routes; a new resource group is one line here.
-ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions, broadcasts]
+ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions, broadcasts,
+                 businesses, queues, stats, tenants, admin_jobs, dashboard_jobs]
 
 
 class RuntimeContext:
@@ -35,13 +39,16 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
     app = falcon.App(middleware=[
         HttpMetricsMiddleware(),
         RuntimeContext(runtime),
-        BodyLimitMiddleware(runtime.settings.max_body_bytes),
+        BodyLimitMiddleware(runtime.settings.max_body_bytes, runtime.settings.body_read_timeout_seconds),
+        InputGuardMiddleware(),
         AuthMiddleware(runtime),
         ApiRateLimitMiddleware(runtime),
         DeclaredContentTypeMiddleware(),
     ])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install_error_handlers(app)
+    install_input_guards(app)
+    app.add_error_handler(BodyReadTimeout, body_read_timed_out)
     for module in ROUTE_MODULES:
         module.register(app, runtime)
     api.register(app)

@@ -2,6 +2,7 @@
 
 A resource says `auth = "public" | "business" | "admin" | "business_or_admin" | "signed"` ("signed":
 the resource checks a webhook signature itself). A business key never opens admin resources (403).
+Unknown tokens are counted per client address and locked out after too many (web/admin_access.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Optional
 import falcon
 
 from db.businesses import business_for_key, hash_api_key
+from prosaas.businesses import keys_revision
+from web.admin_access import FailedTokenCounter
+from web.admin_sessions import session_is_valid
 
 ADMIN_COOKIE = "prosaas_admin"
 # A cookie-authenticated POST must carry this header: a cross-site form cannot set it (CSRF).
@@ -30,10 +34,11 @@ def bearer_token(req) -> Optional[str]:
 class AuthMiddleware:
     def __init__(self, runtime):
         self.runtime = runtime
-        self._businesses = KeyCache()
+        self._businesses = KeyCache(revision=keys_revision)
+        self.failures = FailedTokenCounter(runtime)
 
     def _is_admin(self, req, token: Optional[str]) -> bool:
-        if token is None and is_admin_cookie(req, self.runtime.settings.admin_token):
+        if token is None and is_admin_cookie(req, self.runtime):
             if req.method not in SAFE_METHODS and not req.get_header(CSRF_HEADER):
                 raise falcon.HTTPForbidden(title="Forbidden",
                                            description=f"A cookie-authenticated {req.method} needs the "
@@ -48,6 +53,10 @@ class AuthMiddleware:
         if mode in ("public", "signed"):
             return
         token = bearer_token(req)
+        if mode == "admin" and not self.runtime.settings.admin_token:
+            raise falcon.HTTPUnauthorized(title="Unauthorized", challenges=["Bearer"],
+                                          description="ADMIN_TOKEN is not set on this server: admin endpoints "
+                                                      "and the dashboard stay locked until it is set.")
         if self._is_admin(req, token):
             if mode in ("admin", "business_or_admin"):
                 req.context.is_admin = True
@@ -61,10 +70,16 @@ class AuthMiddleware:
         if known is None:
             with self.runtime.database.session() as session:
                 business = business_for_key(session, token)
-                if business is None:
-                    raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
+                if business is not None and business.disabled_at is not None:
+                    raise falcon.HTTPUnauthorized(title="Unauthorized", description="This business is disabled.",
                                                   challenges=["Bearer"])
-                known = (business.id, business.timezone)
+                known = (business.id, business.timezone) if business is not None else None
+            if known is None:
+                # A guess (of the admin token or a key): counted, and refused faster once there were too many.
+                self.failures.refuse_if_locked(req)
+                self.failures.record_failure(req, "bearer")
+                raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
+                                              challenges=["Bearer"])
             self._businesses.put(token, known)
         if mode == "admin":
             raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs the admin token.")
@@ -74,15 +89,34 @@ class AuthMiddleware:
 class KeyCache:
     """API key -> (business id, timezone) for a few seconds, sparing a database round trip per request.
 
-    Only known keys are cached (an unknown key always asks the database); keys are held by hash.
+    Only known keys are cached (an unknown key always asks the database); keys are held by hash. The
+    cache empties itself when `revision()` changes (a key rotated or a business disabled anywhere),
+    which it asks at most once per `revision_check_seconds`.
     """
 
-    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000):
+    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000, *, revision=None,
+                 revision_check_seconds: float = 1.0):
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, tuple]] = {}
+        self._revision = revision
+        self._revision_check = revision_check_seconds
+        self._revision_seen: tuple[float, object] = (0.0, None)
+
+    def _drop_if_keys_changed(self) -> None:
+        checked_at, seen = self._revision_seen
+        if self._revision is None or time.monotonic() - checked_at < self._revision_check:
+            return
+        try:
+            current = self._revision()
+        except Exception:  # Redis down: the TTL still bounds how long a changed key is honoured
+            return
+        if current != seen:
+            self._entries.clear()
+        self._revision_seen = (time.monotonic(), current)
 
     def get(self, key: str):
+        self._drop_if_keys_changed()
         entry = self._entries.get(hash_api_key(key))
         if entry is None or entry[0] < time.monotonic():
             return None
@@ -98,19 +132,10 @@ def is_admin_token(candidate: Optional[str], admin_token: str) -> bool:
     return bool(admin_token and candidate) and hmac.compare_digest(candidate.encode(), admin_token.encode())
 
 
-def admin_session_value(admin_token: str) -> str:
-    """What the dashboard cookie holds: derived from ADMIN_TOKEN, never the token itself.
-
-    A copied cookie opens only the dashboard's session, cannot be turned back into the token (for the API
-    as a bearer), and stops working when ADMIN_TOKEN changes.
-    """
-    return hmac.new(admin_token.encode(), b"prosaas-dashboard-session-v1", "sha256").hexdigest()
-
-
-def is_admin_cookie(req, admin_token: str) -> bool:
+def is_admin_cookie(req, runtime) -> bool:
+    """The dashboard cookie names a live server-side session (web/admin_sessions.py)."""
     values = req.get_cookie_values(ADMIN_COOKIE) or []
-    return bool(values and admin_token) and hmac.compare_digest(values[0].encode(),
-                                                                admin_session_value(admin_token).encode())
+    return bool(values) and session_is_valid(runtime, values[0])
 
 
 def scope(req) -> Optional[int]:

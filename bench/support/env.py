@@ -36,7 +36,7 @@ class BenchEnv:
             "PROSAAS_REDIS_NAMESPACE": self.namespace,
             "PROSAAS_DATA_DIR": str(self.tmp / "data"),
             "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "metrics"),
-            "ADMIN_TOKEN": "bench-admin-token",
+            "ADMIN_TOKEN": "bench-admin-token-0123456789abcdef0123",  # 32+ characters
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
             # The benches measure the machinery with one business at full speed: no tenant limits on pings.

@@ -15,7 +15,7 @@ from bench.support.env import REPO_ROOT
 
 GUNICORN_FLAGS = ["--worker-class", "gevent", "--workers", "2", "--no-control-socket", "--graceful-timeout", "30",
                   "--timeout", "60", "--worker-connections", "1000", "--access-logfile", "-", "--access-logformat",
-                  'HTTP_ACCESS method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s']
+                  'HTTP_ACCESS method=%(m)s path="%({raw_uri}e)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s']
 
 
 def wait_http(url: str, method: str = "GET", timeout: float = 60) -> None:
@@ -81,14 +81,6 @@ def paced(url: str, rate: float, duration: float, *, auth: str = "", body: str =
 
 
 def stop(process) -> None:
-    import signal
+    from bench.support.drain import stop_process
 
-    if hasattr(process, "stop"):
-        process.stop()
-        return
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    stop_process(process)

@@ -45,6 +45,7 @@ class Business(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     transcription_language: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)  # else the setting's
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime(), nullable=True)  # key refused, jobs not started
 
 
 class BackgroundJob(Base):
@@ -79,6 +80,7 @@ class BackgroundJob(Base):
     __table_args__ = (
         Index("ix_background_jobs_business_type_status", "business_id", "type", "status"),
         Index("ix_background_jobs_status_updated", "status", "updated_at"),
+        Index("ix_background_jobs_created_id", "created_at", "id"),  # job search pages by this key
     )
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
+from prosaas.cli.job_filters import add_job_filter_arguments, job_filter_of
 from prosaas.clients.twilio_callbacks import recording_status_callback
 
 
@@ -11,18 +12,28 @@ def add_commands(commands) -> None:
     business = commands.add_parser("business", help="manage businesses").add_subparsers(dest="sub", required=True)
     create = business.add_parser("create", help="create a business and print its API key (shown once)")
     create.add_argument("name")
-    create.add_argument("--timezone", default="UTC")
+    create.add_argument("--timezone", default="UTC", help="IANA name (Europe/Paris); reminders' due_at_local uses it")
     create.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
     create.set_defaults(handler=cmd_business_create)
     language = business.add_parser("set-language", help="the business's own transcription language")
     language.add_argument("business_id", type=int)
     language.add_argument("language", help="ISO 639-1 code such as he, or - for TRANSCRIPTION_LANGUAGE")
     language.set_defaults(handler=cmd_business_set_language)
+    listing = business.add_parser("list", help="every business: id, name, timezone, key prefix, disabled")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_business_list)
+    rotate = business.add_parser("rotate-key", help="give a business a new API key (shown once); the old one stops working")
+    rotate.add_argument("business_id", type=int)
+    rotate.add_argument("--json", action="store_true", help='print {"business_id", "api_key"}')
+    rotate.set_defaults(handler=cmd_business_rotate_key)
+    disable = business.add_parser("disable", help="refuse the business's key (401) and cancel its jobs not started")
+    disable.add_argument("business_id", type=int)
+    disable.set_defaults(handler=cmd_business_disable)
 
     jobs = commands.add_parser("jobs", help="inspect and control jobs").add_subparsers(dest="sub", required=True)
-    listing = jobs.add_parser("list")
-    listing.add_argument("--status")
-    listing.add_argument("--business", type=int)
+    listing = jobs.add_parser("list", help="jobs newest first, with the filters of GET /api/admin/jobs")
+    add_job_filter_arguments(listing)
+    listing.add_argument("--before-id", help="the next page: the last id of the previous one")
     listing.add_argument("--limit", type=int, default=30)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_jobs_list)
@@ -63,6 +74,14 @@ def cmd_business_set_language(args, settings) -> int:
             return 1
     print(f"business {args.business_id}: transcription language {language or 'TRANSCRIPTION_LANGUAGE'}")
     return 0
+def _known_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
 
 
 def cmd_business_create(args, settings) -> int:
@@ -72,6 +91,10 @@ def cmd_business_create(args, settings) -> int:
     name = args.name.strip()
     if not name or len(name) > 200:
         print("prosaas: business name must be 1-200 characters", file=sys.stderr)
+        return 2
+    if not _known_timezone(args.timezone):
+        print(f"prosaas: unknown --timezone {args.timezone!r}: use an IANA name such as Europe/Paris "
+              f"(reminders show due_at_local in it)", file=sys.stderr)
         return 2
     with get_runtime().database.session() as session:
         business, key = create_business(session, name, args.timezone)
@@ -85,6 +108,45 @@ def cmd_business_create(args, settings) -> int:
     return 0
 
 
+def cmd_business_list(args, settings) -> int:
+    from prosaas.businesses import businesses
+
+    rows = businesses()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'ID':>5}  {'NAME':30} {'TIMEZONE':20} {'KEY PREFIX':10}  {'CREATED':19}  STATUS")
+    for row in rows:
+        print(f"{row['id']:>5}  {row['name'][:30]:30} {row['timezone'][:20]:20} {row['api_key_prefix']:10}  "
+              f"{(row['created_at'] or '')[:19]:19}  {'disabled' if row['disabled'] else 'active'}")
+    return 0
+
+
+def cmd_business_rotate_key(args, settings) -> int:
+    from prosaas.businesses import rotate_key
+
+    key = rotate_key(args.business_id)
+    if key is None:
+        print(f"prosaas: no business {args.business_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"business_id": args.business_id, "api_key": key}))
+    else:
+        print(f"business_id: {args.business_id}\napi_key:     {key}\n(the key is shown once; the old key no longer works)")
+    return 0
+
+
+def cmd_business_disable(args, settings) -> int:
+    from prosaas.businesses import disable
+
+    business = disable(args.business_id)
+    if business is None:
+        print(f"prosaas: no business {args.business_id}", file=sys.stderr)
+        return 1
+    print(f"business {business['id']} disabled: its key gets 401 and its jobs that had not started are cancelled")
+    return 0
+
+
 def _print_jobs(jobs) -> None:
     print(f"{'ID':32}  {'TYPE':16} {'STATUS':10} {'BIZ':>4} {'PROGRESS':>14}  {'CREATED':19}  ERROR")
     for job in jobs:
@@ -94,13 +156,9 @@ def _print_jobs(jobs) -> None:
 
 
 def cmd_jobs_list(args, settings) -> int:
-    from db import job_store
-    from prosaas.jobs import job_view
-    from prosaas.runtime import get_runtime
+    from prosaas.job_lookup import find_jobs
 
-    with get_runtime().database.session() as session:
-        jobs = [job_view(j) for j in job_store.list_jobs(session, business_id=args.business, status=args.status,
-                                                          limit=args.limit)]
+    jobs = find_jobs(job_filter_of(args), before_id=args.before_id, limit=args.limit)["jobs"]
     if args.json:
         print(json.dumps(jobs, indent=2))
     else:

@@ -17,6 +17,7 @@ def add_commands(commands) -> None:
     info.add_argument("--watch", action="store_true", help="refresh in place every --interval seconds")
     info.add_argument("--interval", type=float, default=2.0)
     info.add_argument("--json", action="store_true", help="the same picture as GET /api/admin/overview")
+    info.add_argument("--tenants", action="store_true", help="each business's load and slots, busiest first")
     info.set_defaults(handler=cmd_info)
     commands.add_parser("doctor", help="check settings, database, migrations, broker, consumers, scheduler"
                         ).set_defaults(handler=cmd_doctor)
@@ -33,6 +34,8 @@ def cmd_info(args, settings) -> int:
     from prosaas.cli.info_render import render_picture
     from prosaas.overview import overview
 
+    if args.tenants:
+        return _print_tenants(args)
     picture = None
     try:
         while True:
@@ -50,6 +53,17 @@ def cmd_info(args, settings) -> int:
     except KeyboardInterrupt:
         print()
     return info_exit_code(picture) if picture else 1
+
+
+def _print_tenants(args) -> int:
+    import actors  # noqa: F401  (declares every actor: their slot limits)
+    from prosaas.broker import broker
+    from prosaas.cli.info_render import render_tenants
+    from prosaas.tenants import slot_limits, tenants
+
+    rows = tenants(slot_limits(broker))
+    print(json.dumps({"tenants": rows}, indent=2) if args.json else render_tenants(rows), flush=True)
+    return 0
 
 
 @dataclass
@@ -102,7 +116,9 @@ def _check_database(settings) -> list[Check]:
 
 def _check_broker() -> list[Check]:
     from prosaas.health import check_broker, describe_sentinel, scheduler_status, sentinel_status
+    from prosaas.queue_pause import paused_queues
     from prosaas.queue_stats import consumer_map, live_workers, queue_counts
+    from prosaas.runtime import get_runtime
 
     ok, detail = check_broker()
     checks = [Check("broker", "OK" if ok else "FAIL", detail)]
@@ -121,6 +137,10 @@ def _check_broker() -> list[Check]:
         checks.append(Check("consumers", "FAIL", f"no live worker consumes: {', '.join(waiting)}"))
     else:
         checks.append(Check("consumers", "OK", f"every queue has a consumer ({alive} live worker process(es))"))
+    paused = sorted(paused_queues(get_runtime().redis, get_runtime().keys))
+    if paused:
+        checks.append(Check("paused", "WARN", f"paused queue(s): {', '.join(paused)}; their messages wait "
+                                              f"(prosaas queues resume NAME)"))
     sched = scheduler_status()
     alive_instances = [i for i in sched["instances"] if i["alive"]]
     checks.append(Check("scheduler", "OK" if alive_instances else "FAIL",

@@ -38,13 +38,23 @@ def _status_line(health: dict) -> str:
     return "   ".join(parts)
 
 
-def _queues(health: dict) -> list[str]:
+def _queues(health: dict, rates: dict) -> list[str]:
     stuck, idle = health.get("stuck_queues", []), health.get("queues_without_consumer", [])
     rows = [[name, q["ready"], q["delayed"], q.get("waiting", 0), q["running"], q["dead_letters"], q["consumers"],
-             "STUCK: messages and no consumer" if name in stuck else ("no consumer" if name in idle else "")]
+             _rate(rates.get(name)),
+             " ".join(note for note in ("PAUSED" if q.get("paused") else "",
+                                        "STUCK: messages and no consumer" if name in stuck else
+                                        ("no consumer" if name in idle else "")) if note)]
             for name, q in health["queues"].items()]
-    return table(["QUEUE", "READY", "DELAYED", "WAITING_SLOT", "RUNNING", "DEAD", "CONSUMERS", ""], rows,
-                 right=(1, 2, 3, 4, 5, 6))
+    return table(["QUEUE", "READY", "DELAYED", "WAITING_SLOT", "RUNNING", "DEAD", "CONSUMERS", "JOBS/MIN(5M)", ""],
+                 rows, right=(1, 2, 3, 4, 5, 6, 7))
+
+
+def _rate(rate: dict | None) -> str:
+    """The last five minutes' jobs per minute, with the failures among them."""
+    if not rate:
+        return "-"
+    return f"{rate['per_minute']:g}" + (f" ({rate['failed']} failed)" if rate["failed"] else "")
 
 
 def _workers(health: dict) -> list[str]:
@@ -62,7 +72,8 @@ def _scheduler(health: dict, schedule: list[dict]) -> list[str]:
              f"({len(sched['instances'])} instance(s), missed ticks {sched['missed_ticks']})"]
     for instance in sched["instances"]:
         lines.append(f"  {instance.get('host')} pid {instance.get('pid')}  seen {instance['age_s']:.0f}s ago"
-                     f"{'' if instance['alive'] else ' SILENT'}  fired {instance.get('fired', 0)}")
+                     f"{'' if instance['alive'] else ' SILENT'}  fired {instance.get('fired', 0)}"
+                     f"{' (' + instance['kind'] + ')' if instance.get('kind') else ''}")
     if schedule:
         lines += ["  " + line for line in table(["PERIODIC ACTOR", "CRON", "LAST TICK", "NEXT TICK"],
                                                 [[t["actor"], t["spec"], ago(t["last_tick"]), ago(t["next_tick"])]
@@ -110,14 +121,27 @@ def render_picture(picture: dict) -> str:
     health = picture["health"]
     lines = [_status_line(health)]
     if "queues" in health:
-        lines += ["", *_queues(health), "", *_workers(health), "", *_scheduler(health, picture["schedule"])]
+        lines += ["", *_queues(health, picture.get("rates", {})), "", *_workers(health), "", *_scheduler(health, picture["schedule"])]
     if picture["jobs"]:
         lines += ["", *_jobs(picture)]
     if picture["failed_jobs"]:
         lines += ["", "failed jobs (retry: prosaas jobs retry ID)", *_failed(picture)]
     if picture["dead_letters"]:
         lines += ["", "dead letters (requeue: prosaas dlq requeue MESSAGE)", *_dead_letters(picture)]
+    if health.get("paused_queues"):
+        lines += ["", f"PAUSED: {', '.join(health['paused_queues'])} (workers take nothing from them; "
+                      f"resume: prosaas queues resume NAME)"]
     if health.get("stuck_queues"):
         lines += ["", f"STUCK: {', '.join(health['stuck_queues'])} hold messages that no live worker consumes "
                       f"(start a worker with WORKER_QUEUES including them)"]
     return "\n".join(lines)
+
+
+def render_tenants(tenants: list[dict]) -> str:
+    """`prosaas info --tenants`: one line per business, busiest first, with its slots in use."""
+    rows = [[t["business_id"], t["name"][:30], t["queued"], t["running"], t["waiting_for_slot"], t["processed_24h"],
+             t["failed_24h"], " ".join(f"{actor}={slot['in_use']}/{slot['limit'] or '?'}" for actor, slot in t["slots"].items()
+                                       if slot["in_use"]) or "-"]
+            for t in tenants]
+    return "\n".join(table(["BUSINESS", "NAME", "QUEUED", "RUNNING", "WAITING_SLOT", "DONE_24H", "FAILED_24H",
+                             "SLOTS IN USE"], rows, right=(0, 2, 3, 4, 5, 6)))

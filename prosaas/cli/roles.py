@@ -1,29 +1,18 @@
-"""Role commands: run (supervisord), web (gunicorn+gevent), worker (dramatiq+gevent), scheduler, migrate."""
+"""Role commands: web (gunicorn+gevent), worker (dramatiq+gevent), scheduler, migrate."""
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
-
-log = logging.getLogger("prosaas.cli")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def add_commands(commands) -> None:
-    run = commands.add_parser("run", help="start every role under supervisord on this host")
-    run.add_argument("--foreground", action="store_true", help="keep supervisord in the foreground (systemd)")
-    run.set_defaults(handler=cmd_run)
-    stop = commands.add_parser("stop", help="stop the supervisord started by `prosaas run`")
-    stop.set_defaults(handler=cmd_stop)
     commands.add_parser("web", help="serve the HTTP API (gunicorn, gevent workers)").set_defaults(handler=cmd_web)
     worker = commands.add_parser("worker", help="run Dramatiq workers (gevent)")
     worker.add_argument("--queues", help="comma list (default: WORKER_QUEUES or all queues)")
     worker.add_argument("--module", action="append", default=[], help="extra actor module to load (repeatable)")
+    worker.add_argument("--reload", action="store_true",
+                        help="development: restart the workers when a .py file of prosaas/actors/web/db changes")
     worker.set_defaults(handler=cmd_worker)
     commands.add_parser("scheduler", help="run the periodic scheduler").set_defaults(handler=cmd_scheduler)
     commands.add_parser("migrate", help="apply database migrations under a lock").set_defaults(handler=cmd_migrate)
@@ -49,7 +38,7 @@ def cmd_web(args, settings) -> int:
                 "--workers", str(settings.web_workers), "--bind", settings.bind, "--no-control-socket",
                 "--graceful-timeout", "30", "--timeout", "60", "--worker-connections", "1000",
                 "--access-logfile", "-", "--access-logformat",
-                'HTTP_ACCESS method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s']
+                'HTTP_ACCESS method=%(m)s path="%({raw_uri}e)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s']
     os.execv(sys.executable, gunicorn)
 
 
@@ -66,6 +55,8 @@ def cmd_worker(args, settings) -> int:
         print(f"prosaas: unknown queue(s) {unknown}; known: {', '.join(ALL_QUEUES)}", file=sys.stderr)
         return 2
     os.environ["PROSAAS_OWN_LOGGING"] = "1"
+    if args.reload:
+        os.environ["PROSAAS_WORKER_RELOAD"] = "1"
     command = [sys.executable, "-m", "prosaas.worker_main", "prosaas.broker", "actors", *args.module,
                "--processes", str(settings.worker_processes), "--threads", str(settings.worker_greenlets),
                "--worker-shutdown-timeout", str(settings.worker_shutdown_grace_seconds * 1000),
@@ -86,9 +77,15 @@ def cmd_scheduler(args, settings) -> int:
     clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
     scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute,
                               zone=runtime.settings.scheduler_zone)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: scheduler.stop_event.set())
-    scheduler.run_forever()
+    broker.ticks.sender_kind = "prosaas"  # this process heartbeats as a scheduler; it is not a periodiq
+    reload_requested = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: (reload_requested.append(signum == signal.SIGHUP),
+                                                   scheduler.stop_event.set()))
+    scheduler.run_forever()  # returns after deregistering this instance
+    if any(reload_requested):  # SIGHUP reloads, as it does `dramatiq`: the same command, new code and settings
+        logging.getLogger("prosaas.scheduler").info("SCHEDULER_RELOADING scheduler=%s", scheduler.instance_id)
+        os.execv(sys.executable, [sys.executable, "-m", "prosaas", "scheduler"])
     return 0
 
 
@@ -100,56 +97,3 @@ def cmd_embedded_redis(args, settings) -> int:
         return 0
     command = server_command(settings.data_dir, settings.embedded_redis_socket)
     os.execv(command[0], command)
-
-
-def _supervisor_conf() -> str:
-    return str(REPO_ROOT / "supervisord.conf")
-
-
-def cmd_run(args, settings) -> int:
-    (REPO_ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
-    supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c", _supervisor_conf()]
-    if args.foreground:
-        os.execv(sys.executable, supervisord + ["--nodaemon"])
-    if (REPO_ROOT / "var" / "supervisord.sock").exists() and _supervisorctl("pid").returncode == 0:
-        print("prosaas: already running; restarting every role", file=sys.stderr)
-        _supervisorctl("restart", "all")
-    else:
-        _clear_metrics_files(settings)
-        subprocess.run(supervisord, check=True)
-    url = f"http://{settings.bind}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except Exception:
-            time.sleep(0.5)
-    else:
-        print(f"prosaas: roles started but {url}/readyz is not ready yet; see var/log/",
-              file=sys.stderr)
-        return 1
-    print(f"prosaas is running.\n  API:       {url}/api/  (OpenAPI: {url}/openapi.json)\n"
-          f"  Dashboard: {url}/dashboard\n  Status:    .venv/bin/supervisorctl -c supervisord.conf status\n"
-          f"  Logs:      var/log/\n  Stop:      make stop")
-    return 0
-
-
-def _clear_metrics_files(settings) -> None:
-    """Metrics files of processes from an earlier run would otherwise pile up (multiprocess mode)."""
-    from prosaas.metrics import ensure_multiproc_dir
-
-    for path in ensure_multiproc_dir(settings.data_dir).glob("*.db"):
-        path.unlink(missing_ok=True)
-
-
-def _supervisorctl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", _supervisor_conf(), *args],
-                          capture_output=True, text=True)
-
-
-def cmd_stop(args, settings) -> int:
-    result = _supervisorctl("shutdown")
-    print((result.stdout or result.stderr).strip())
-    return result.returncode

@@ -34,8 +34,8 @@ class BaileysUnavailable(Exception):
 
 def _base_url() -> str:
     url = get_settings().baileys_url
-    if not url:
-        raise BaileysUnavailable("BAILEYS_URL is not set")
+    if not url:  # retrying cannot set it: fail now instead of holding the business's slot for hours
+        raise PermanentError("BAILEYS_URL is not set: WhatsApp messages cannot be sent")
     return url.rstrip("/")
 
 

@@ -12,7 +12,6 @@ import base64
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Optional
 
 from twilio.request_validator import RequestValidator
@@ -119,10 +118,11 @@ def _check_status(response: GuardedResponse) -> None:
     raise PermanentError(f"Twilio answered HTTP {status}")
 
 
-def download_recording(recording_url: str, destination: Path, *, expected_size: Optional[int] = None) -> Download:
-    """Fetch the recording's mp3 into `destination` (atomic, byte count checked); idempotent.
+def download_recording(recording_url: str, destination: recording_files.StoredFile, *,
+                       expected_size: Optional[int] = None) -> Download:
+    """Fetch the recording's mp3 into the store at `destination` (atomic, byte count checked); idempotent.
 
-    A file already at `destination` is complete (it got there by an atomic rename after its byte
+    An object already at `destination` is complete (it got there by an atomic rename after its byte
     count was checked); with `expected_size` known it must match, else it is fetched again.
     """
     check_host(media_url(recording_url))  # refused before anything else, even when the file is here

@@ -18,7 +18,10 @@ class JobMetrics(Middleware):
 
     def _for(self, message) -> tuple:
         """(in_progress gauge, duration histogram, {outcome: jobs counter}) of the message's actor and queue."""
-        key = (message.actor_name, message.queue_name)
+        return self._children_of(message.actor_name, message.queue_name)
+
+    def _children_of(self, actor_name: str, queue_name: str) -> tuple:
+        key = (actor_name, queue_name)
         children = self._children.get(key)
         if children is None:
             found = metrics()
@@ -27,6 +30,12 @@ class JobMetrics(Middleware):
                          for outcome in ("succeeded", "failed", "retried", "skipped")})
             self._children[key] = children
         return children
+
+    def after_worker_boot(self, broker, worker):
+        # A labelled gauge has no sample until its labels are used: create them so that an idle worker
+        # reports prosaas_jobs_in_progress 0 instead of nothing.
+        for actor in list(broker.actors.values()):
+            self._children_of(actor.actor_name, actor.queue_name)
 
     def before_process_message(self, broker, message):
         self.started[message.message_id] = time.perf_counter()

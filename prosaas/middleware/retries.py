@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dramatiq.common import compute_backoff
 from dramatiq.errors import Retry
+import redis
 from dramatiq.middleware import Retries
 
 from prosaas.errors import PermanentError
@@ -38,6 +39,9 @@ class ProsaasRetries(Retries):
     def after_process_message(self, broker, message, *, result=None, exception=None):
         if isinstance(exception, PermanentError):
             message.options["retries"] = message.options.get("retries", 0)
+            # The dead letter shows the same reason and error as the job row, not "retries_exhausted":
+            # Redis dead-letters the message as enqueued, so the reason goes where recovery puts its own.
+            record_dead_letter_reason(message, exception.reason, describe_error(exception))
             message.fail()
             return
         throws = message.options.get("throws") or broker.get_actor(message.actor_name).options.get("throws")
@@ -60,6 +64,20 @@ class ProsaasRetries(Retries):
         max_backoff = message.options.get("max_backoff", options.get("max_backoff", self.max_backoff))
         return compute_backoff(message.options.get("retries", 0), factor=min_backoff, jitter=False,
                                max_backoff=max_backoff)[1]
+
+
+def record_dead_letter_reason(message, reason: str, error: str) -> None:
+    """`reason` and `error` for the dead letter this message is about to become (read by prosaas.dead_letters)."""
+    from prosaas.runtime import get_runtime
+
+    redis_id = message.options.get("redis_message_id")
+    if not redis_id:
+        return
+    runtime = get_runtime()
+    try:
+        runtime.redis.hset(runtime.keys("dead_letter_reasons"), redis_id, f"{reason}\n{error}")
+    except redis.RedisError:  # the nack that follows needs Redis too; the job row keeps the reason anyway
+        pass
 
 
 def failure_reason(exception: BaseException) -> str:

@@ -65,6 +65,9 @@ class JobTracking(Middleware):
         self.writes = JobWriteBatcher(database)  # claims and outcomes of this process, group-committed
         self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
         self._tokens: dict[str, contextvars.Token] = {}
+        # Deliveries skipped because their job had already finished: these messages are done for good, so
+        # WorkerPresence prunes their crash-redelivery counts as it does for the ones that ran.
+        self.skipped_as_finished: set[str] = set()
 
     @property
     def actor_options(self):
@@ -96,6 +99,7 @@ class JobTracking(Middleware):
                            delay=delay)
         else:
             log.info("JOB_SKIPPED job_id=%s reason=%s message_id=%s", job_id, claim.reason, message.message_id)
+            self.skipped_as_finished.add(message.message_id)
         raise SkipMessage(claim.reason)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
@@ -145,6 +149,10 @@ class JobTracking(Middleware):
     def after_skip_message(self, broker, message):
         self.running.pop(message.message_id, None)
         self._tokens.pop(message.message_id, None)
+        job_id = message.options.get("job_id")
+        if job_id and message.failed:  # dead-lettered unrun (AgeLimit, `max_age`): the row must not stay queued
+            self.writes.finish(job_id, status=JobStatus.FAILED, reason="max_age",
+                               error="the message was older than its max_age when a worker took it")
 
 
 def _error_name(exc: BaseException) -> str:

@@ -35,26 +35,57 @@ def _app():
 
 
 schema = schemathesis.openapi.from_wsgi("/openapi.json", _app())
+# Generated strings may hold NUL and any Unicode character (non-ASCII digits included).
+schema.config.generation.update(allow_x00=True, codec="utf-8")
+# Added to every string of a second, hostile request per example: NUL, C1 control, Arabic-Indic digit, é.
+HOSTILE_SUFFIXES = ("\x00", "\u0085\u0661", "\u00e9\x7f")
 
 
-def _headers_for(case, business_key: str, admin_token: str) -> dict:
-    tags = set(case.operation.definition.raw.get("tags", []))
-    path = case.operation.path
-    if "ops" in tags or path.startswith("/api/admin"):
-        return {"Authorization": f"Bearer {admin_token}"}
-    return {"Authorization": f"Bearer {business_key}"}
+def _resource_auth(operation) -> str:
+    sample = "/".join("1" if part.startswith("{") else part for part in operation.path.split("/"))
+    match = schema.app._router.find(sample)
+    return getattr(match[0], "auth", "business") if match else "business"
 
 
+def _headers_for(caller: str, business_key: str, admin_token: str) -> dict:
+    return {"Authorization": f"Bearer {admin_token if caller == 'admin' else business_key}"}
+
+
+def _poisoned(value, index=0):
+    """A copy of a request part with a hostile suffix on every string (keys left alone)."""
+    if isinstance(value, str):
+        return value + HOSTILE_SUFFIXES[index % len(HOSTILE_SUFFIXES)]
+    if isinstance(value, dict):
+        return {key: _poisoned(item, index + n) for n, (key, item) in enumerate(value.items())}
+    if isinstance(value, list):
+        return [_poisoned(item, index + n) for n, item in enumerate(value)]
+    return value
+
+
+@pytest.mark.parametrize("caller", ["business", "admin"])
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_every_operation_survives_fuzzing(case, fuzz_business, test_env, clean_queues):
+def test_every_operation_survives_fuzzing(case, caller, fuzz_business, test_env, clean_queues):
     if case.operation.path.startswith(SKIPPED_PATHS):
         pytest.skip("not a JSON API operation")
+    allowed = {"business": ("business", "business_or_admin", "public", "signed"),
+               "admin": ("admin", "business_or_admin")}[caller]
+    if _resource_auth(case.operation) not in allowed:
+        pytest.skip(f"not an operation a {caller} calls")
     _business_id, key = fuzz_business
-    headers = _headers_for(case, key, test_env["ADMIN_TOKEN"])
+    headers = _headers_for(caller, key, test_env["ADMIN_TOKEN"])
     response = case.call(headers=headers)
     case.validate_response(response, checks=[not_a_server_error, response_schema_conformance,
                                              content_type_conformance])
+    hostile = case.derive(query=_poisoned(case.query))
+    hostile.path_parameters = _poisoned(case.path_parameters)
+    hostile.body = _poisoned(case.body)
+    response = hostile.call(headers=headers)
+    hostile.validate_response(response, checks=[not_a_server_error])
+    poisoned_text = (hostile.query, hostile.path_parameters) != (case.query, case.path_parameters) or (
+        hostile.body != case.body and "multipart" not in (case.media_type or ""))
+    if poisoned_text and case.method.upper() == case.operation.method.upper():  # a control character in any string must be refused, whatever else is wrong
+        assert response.status_code >= 400, f"{case.method} {case.path}: hostile strings got {response.status_code}"
 
 
 # Explicit edges ---------------------------------------------------------------------------------------------
@@ -85,7 +116,9 @@ def test_every_protected_route_refuses_a_missing_or_wrong_key(client, app):
             continue
         for method in methods:
             for headers in ({}, {"Authorization": "Bearer psk_wrong_key"}, {"Authorization": "Basic Zm9vOmJhcg=="}):
-                result = client.simulate_request(method, sample, headers=headers)
+                # One guess per address: past ten from one address, guesses get 429 (tests/security).
+                result = client.simulate_request(method, sample, headers=headers,
+                                                 remote_addr=f"198.18.{checked // 250}.{checked % 250 + 1}")
                 assert result.status_code == 401, f"{method} {template} with {headers or 'no key'}: {result.status}"
                 checked += 1
     print(f"FUZZ_AUTH checked={checked} requests: all 401")

@@ -22,7 +22,30 @@ def test_crash_redelivery_counts_are_pruned_when_the_crashing_jobs_finish(worker
     assert all(wait_status(j, "completed", timeout=5) for j in job_ids)
     assert all(redis_marks.finished(m) == 1 for m in markers)
     wait_for(lambda: runtime.redis.hlen(runtime.keys("redeliveries")) == 0, 30,
-             what="the redelivery counter hash to be empty again")
+             what=f"the redelivery counter hash to be empty again (job message ids "
+                  f"{[job_row(j).message_id for j in job_ids]})")
+    # (the hash's leftover keys, if any, are in the failure: compare them with the jobs' message ids)
+
+
+def test_a_skipped_copy_of_a_finished_job_drops_its_crash_count(worker_factory, business, runtime, broker,
+                                                                redis_marks, clean_queues):
+    """A worker killed before its ack reached Redis leaves a finished job's message to be redelivered and
+    counted; the copy is skipped (the row is finished), and its count must go with it."""
+    m = marker()
+    job_id = start_job(sample_actors.record_run, business, marker=m)
+    first = worker_factory(queues="default")
+    wait_status(job_id, "completed")
+    first.stop()  # the copy goes to a worker that never ran the job itself
+    worker_factory(queues="default")
+    message_id = job_row(job_id).message_id
+    runtime.redis.hset(runtime.keys("redeliveries"), message_id, 1)  # as recovery counts a redelivery
+    copy = sample_actors.record_run.message_with_options(
+        kwargs={"business_id": business.id, "marker": m}, job_id=job_id, business_id=business.id,
+    ).copy(message_id=message_id)
+    broker.enqueue(copy)
+    wait_for(lambda: runtime.redis.hget(runtime.keys("redeliveries"), message_id) is None, 30,
+             what="the skipped copy's crash count to be pruned")
+    assert redis_marks.runs(m) == 1
 
 
 def test_requeued_crashed_worker_letter_gets_a_fresh_crash_budget(worker_factory, business, runtime, clean_queues):

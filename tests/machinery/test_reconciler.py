@@ -6,7 +6,7 @@ from db.base import new_id
 from prosaas.message_presence import jobs_with_a_message
 from prosaas.reconciler import Reconciler
 from prosaas.settings import ALL_QUEUES
-from tests.machinery.helpers import job_row, marker, start_job, wait_status
+from tests.machinery.helpers import job_row, marker, retire_earlier_tests_rows, start_job, wait_status
 from tests.support import sample_actors
 from tests.support.processes import wait_for
 
@@ -24,20 +24,6 @@ def committed_without_message(actor, business, **kwargs) -> str:
                              type=actor.actor_name, actor_name=actor.actor_name, queue=message.queue_name,
                              message_id=message.message_id, args=kwargs)
     return job_id
-
-
-def settle_earlier_tests_rows(runtime, keep: str) -> None:
-    """Cancel the active rows earlier tests of this run left behind (clean_queues dropped their messages).
-
-    The reconciler resends the oldest rows owed a message first, 500 a run: with a short
-    RECONCILE_AFTER_SECONDS a worker would first run every leftover (some of them minute-long pings)
-    before it reached the one row this test made.
-    """
-    from sqlalchemy import text
-
-    with runtime.database.transaction() as connection:
-        connection.execute(text("UPDATE background_jobs SET status = 'cancelled' "
-                                "WHERE status IN ('queued', 'running', 'paused') AND id <> :keep"), {"keep": keep})
 
 
 def make_reconciler(runtime, after: int = 1) -> Reconciler:
@@ -83,10 +69,10 @@ def test_a_row_claimed_while_redis_was_searched_is_not_resent(business, runtime)
 
 
 def test_job_committed_but_never_sent_still_runs_once(worker_factory, business, redis_marks, clean_queues, client,
-                                                       admin_headers, runtime):
+                                                       admin_headers):
+    retire_earlier_tests_rows()
     m = marker()
     job_id = committed_without_message(sample_actors.record_run, business, marker=m)
-    settle_earlier_tests_rows(runtime, keep=job_id)
     worker = worker_factory(queues="default", env={"RECONCILE_AFTER_SECONDS": "2"})
     wait_status(job_id, "completed", timeout=60)
     wait_for(lambda: f"JOB_RESENT reason=message_missing job_id={job_id}" in worker.log(), 10,

@@ -85,14 +85,16 @@ def test_a_transient_provider_failure_is_retried_after_5_seconds(client, busines
     assert "SESSION_RETRY" in stt_worker.log()
 
 
-def test_audio_the_provider_refuses_fails_at_once_with_the_error(client, business, stt_worker):
+def test_audio_the_provider_refuses_fails_at_once_with_the_error(client, business, stt_worker, admin_headers):
     accepted = upload(client, business, b"ID3" + b"NOT-AUDIO" * 100)
     assert accepted.status_code == 202
     view = session_of(client, business, accepted.json["session_id"], "failed", "completed")
     assert view["status"] == "failed" and view["attempts"] == 1
-    assert "HTTP 400" in view["error"] and view["result"] is None
+    assert view["error"] == "TranscriptionRejected" and view["result"] is None  # the class: the text is for operators
     job = client.simulate_get(f"/api/jobs/{accepted.json['job_id']}", headers=business.headers).json
     assert job["status"] == "failed" and job["attempts"] == 1
+    as_admin = client.simulate_get(f"/api/jobs/{accepted.json['job_id']}", headers=admin_headers).json
+    assert "HTTP 400" in as_admin["error"]
 
 
 def test_uploads_are_type_checked_and_size_limited(client, business, runtime):

@@ -97,7 +97,7 @@ class TestEnvironment:
     def cleanup_redis(self, url: str, namespace: str) -> None:
         try:
             client = redis.Redis.from_url(url)
-            for pattern in (f"{namespace}:*", f"{namespace}-results:*"):
+            for pattern in (f"{namespace}:*",):
                 keys = list(client.scan_iter(match=pattern, count=1000))
                 for start in range(0, len(keys), 500):
                     client.delete(*keys[start:start + 500])
@@ -116,7 +116,7 @@ class TestEnvironment:
             "PROSAAS_REDIS_NAMESPACE": f"prosaas-t-{self.run_id}",
             "PROSAAS_DATA_DIR": str(self.tmp / "data"),
             "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "metrics"),
-            "ADMIN_TOKEN": "test-admin-token",
+            "ADMIN_TOKEN": "test-admin-token-" + secrets.token_hex(16),  # 32+ characters, or no role starts
             "WORKER_HEARTBEAT_SECONDS": "1",
             "WORKER_DEAD_AFTER_SECONDS": "8",
             "SLOT_LEASE_SECONDS": "10",

@@ -15,8 +15,8 @@ from prosaas.jobs import enqueue_tracked
 from web.spec import ErrorBody, api
 
 MAX_RECIPIENTS = 10_000
-E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-SEPARATORS = re.compile(r"[\s\-().]")
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")  # ASCII digits only: "+9٧٢…" is not a number
+SEPARATORS = re.compile(r"[ \t\-().]")
 
 
 def normalize_phone(raw: str) -> Optional[str]:

@@ -1,8 +1,9 @@
 """The operators' dashboard: a server-rendered page that refreshes its own sections, its login form, its JSON.
 
 `GET /dashboard` takes `Authorization: Bearer <ADMIN_TOKEN>` or the `prosaas_admin` cookie set by
-the login form; the page polls `GET /dashboard/sections` (the same templates, rendered again) and
-`GET /api/admin/overview` is the same picture as JSON for scripts.
+the login form (a random session id kept in Redis for 12 hours, deleted at logout); the page polls
+`GET /dashboard/sections` (the same templates, rendered again) and `GET /api/admin/overview` is the same
+picture as JSON for scripts.
 """
 from __future__ import annotations
 
@@ -14,16 +15,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from db.businesses import business_for_key
 from prosaas.overview import overview, parse_moment, relative_time
-from web.auth import (ADMIN_COOKIE, CSRF_HEADER, admin_session_value, bearer_token, is_admin_cookie,
-                      is_admin_token)
+from prosaas.logs import log_event
+from web.admin_access import FailedTokenCounter
+from web.admin_sessions import SESSION_TTL_SECONDS, close_session, open_session
+from web.auth import ADMIN_COOKIE, CSRF_HEADER, bearer_token, is_admin_cookie, is_admin_token
 from web.spec import api
 
 log = logging.getLogger("prosaas.dashboard")
 WEB_DIR = Path(__file__).resolve().parents[1]
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-COOKIE_MAX_AGE = 12 * 3600
-MAX_LOGIN_FAILURES = 10  # wrong tokens per client address ...
-LOGIN_FAILURE_WINDOW_SECONDS = 300  # ... within this window, then 429 until it passes
 POLL_MS = 1000
 # The page's own scripts and styles only; no framing (its buttons must not be clickjacked).
 SECURITY_HEADERS = {
@@ -56,9 +56,10 @@ def _wants_html(req) -> bool:
     return req.client_prefers(["application/json", "text/html"]) == "text/html"
 
 
-def _set_admin_cookie(req, resp, token: str) -> None:
-    resp.set_cookie(ADMIN_COOKIE, admin_session_value(token), max_age=COOKIE_MAX_AGE, path="/", http_only=True, same_site="Strict",
-                    secure=req.forwarded_scheme == "https")
+def _set_admin_cookie(req, resp) -> None:
+    """A new server-side session (never a value derived from the token) in an HttpOnly, Strict cookie."""
+    resp.set_cookie(ADMIN_COOKIE, open_session(req.context.runtime), max_age=SESSION_TTL_SECONDS, path="/",
+                    http_only=True, same_site="Strict", secure=req.forwarded_scheme == "https")
 
 
 def _is_business_key(runtime, token: str) -> bool:
@@ -76,15 +77,19 @@ class DashboardPage:
         if token is not None and not is_admin_token(token, admin_token):
             if _is_business_key(runtime, token):
                 raise falcon.HTTPForbidden(title="Forbidden", description="The dashboard needs the admin token.")
+            failures = FailedTokenCounter(runtime)
+            failures.refuse_if_locked(req)
+            failures.record_failure(req, "dashboard")
             raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown token.", challenges=["Bearer"])
-        if token is None and not is_admin_cookie(req, admin_token):
+        has_session = is_admin_cookie(req, runtime)
+        if token is None and not has_session:
             if not _wants_html(req):
                 raise falcon.HTTPUnauthorized(title="Unauthorized", description="Send 'Authorization: Bearer "
                                               "<ADMIN_TOKEN>' or log in at /dashboard/login.",
                                               challenges=["Bearer"])
             raise falcon.HTTPSeeOther("/dashboard/login")
-        if token is not None:
-            _set_admin_cookie(req, resp, token)  # so the page's own polling is authenticated too
+        if token is not None and not has_session:
+            _set_admin_cookie(req, resp)  # so the page's own polling is authenticated too
         render(resp, "dashboard.html", picture=overview(), poll_ms=POLL_MS)
 
 
@@ -103,26 +108,19 @@ class DashboardLogin:
 
     def on_post(self, req, resp):
         runtime = req.context.runtime
-        failures_key = runtime.keys("dashboard", "login-failures", req.remote_addr)
-        failures = int(runtime.redis.get(failures_key) or 0)
-        if failures >= MAX_LOGIN_FAILURES:
-            log.warning("DASHBOARD_LOGIN_REFUSED remote=%s reason=too_many_failures", req.remote_addr)
-            raise falcon.HTTPTooManyRequests(
-                title="Too many failed logins",
-                description=f"{failures} wrong tokens from this address; try again in a few minutes.",
-                retry_after=LOGIN_FAILURE_WINDOW_SECONDS)
         form = req.get_media(default_when_empty={}) if req.content_length else {}
-        token = str((form or {}).get("token", "")).strip()
-        if is_admin_token(token, runtime.settings.admin_token):
-            runtime.redis.delete(failures_key)
-            _set_admin_cookie(req, resp, token)
-            log.info("DASHBOARD_LOGIN remote=%s", req.remote_addr)
+        if not isinstance(form, dict) or not isinstance(form.get("token", ""), str):
+            raise falcon.HTTPUnprocessableEntity(title="Invalid request",
+                                                 description="Send the form field `token` (one text value).")
+        token = form.get("token", "").strip()
+        failures = FailedTokenCounter(runtime)
+        if is_admin_token(token, runtime.settings.admin_token):  # a lockout never refuses the right token
+            failures.clear(req)
+            _set_admin_cookie(req, resp)
+            log_event(log, logging.INFO, "DASHBOARD_LOGIN", remote=failures.address(req))
             raise falcon.HTTPSeeOther("/dashboard")
-        pipe = runtime.redis.pipeline()
-        pipe.incr(failures_key)
-        pipe.expire(failures_key, LOGIN_FAILURE_WINDOW_SECONDS)
-        pipe.execute()
-        log.warning("DASHBOARD_LOGIN_FAILED remote=%s failures=%d", req.remote_addr, failures + 1)
+        failures.refuse_if_locked(req)
+        failures.record_failure(req, "login")
         if not runtime.settings.admin_token:
             render(resp, "login.html", falcon.HTTP_401, error="ADMIN_TOKEN is not set on this deployment: "
                                                               "nobody can open the dashboard.")
@@ -138,6 +136,8 @@ class DashboardLogout:
     auth = "public"
 
     def on_post(self, req, resp):
+        for session_id in req.get_cookie_values(ADMIN_COOKIE) or []:
+            close_session(req.context.runtime, session_id)  # the cookie stops working everywhere, not just here
         resp.unset_cookie(ADMIN_COOKIE, path="/")
         raise falcon.HTTPSeeOther("/dashboard/login")
 

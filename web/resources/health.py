@@ -4,6 +4,7 @@ from __future__ import annotations
 import falcon
 
 from prosaas.health import check_broker, check_database
+from web.auth import bearer_token, is_admin_token
 from web.spec import api
 
 
@@ -17,13 +18,18 @@ class Liveness:
 
 
 class Readiness:
+    """Public: `ok` or `unavailable` per component. With the admin token: the error of each (hosts included)."""
+
     auth = "public"
 
     @api.validate(tags=["health"], security={})
     def on_get(self, req, resp):
         """Database and broker reachable (503 otherwise)."""
-        db_ok, db_detail = check_database()
-        broker_ok, broker_detail = check_broker()
+        runtime = req.context.runtime
+        db_ok, db_detail = check_database(runtime)
+        broker_ok, broker_detail = check_broker(runtime)
+        if not is_admin_token(bearer_token(req), runtime.settings.admin_token):
+            db_detail, broker_detail = ("ok" if db_ok else "unavailable"), ("ok" if broker_ok else "unavailable")
         resp.media = {"ready": db_ok and broker_ok, "database": db_detail, "broker": broker_detail}
         if not (db_ok and broker_ok):
             resp.status = falcon.HTTP_503

@@ -36,7 +36,8 @@ class JobOut(BaseModel):
     business_id: int
     queue: str
     progress: Progress
-    error: Optional[str]
+    error: Optional[str] = Field(description="operators: the full error; a business: its class only")
+    error_class: Optional[str] = None
     error_reason: Optional[str]
     attempts: int
     requested_action: Optional[str]
@@ -63,7 +64,7 @@ class JobsCollection:
         with req.context.runtime.database.session() as session:
             jobs = job_store.list_jobs(session, business_id=scope(req), status=query.status, type=query.type,
                                        limit=query.limit, offset=query.offset)
-            resp.media = {"jobs": [job_view(job) for job in jobs]}
+            resp.media = {"jobs": [job_view(job, detail=req.context.is_admin) for job in jobs]}
 
 
 class JobItem:
@@ -76,7 +77,7 @@ class JobItem:
             job = job_store.get_job(session, job_id, scope(req))
             if job is None:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
-            resp.media = {**job_view(job), **job_staleness(job)}
+            resp.media = {**job_view(job, detail=req.context.is_admin), **job_staleness(job)}
 
 
 class JobAction:
@@ -90,7 +91,7 @@ class JobAction:
         job = control_job(job_id, scope(req), JobControl(action))
         if job is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
-        resp.media = job_view(job)
+        resp.media = job_view(job, detail=req.context.is_admin)
         if job.status == JobStatus.QUEUED:
             resp.status = falcon.HTTP_202
 

@@ -7,6 +7,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from db import job_store
 from prosaas.metrics import sweep_dead_processes
+from prosaas.queue_pause import paused_queues
 from prosaas.queue_stats import live_workers, queue_counts
 
 
@@ -20,7 +21,11 @@ class ClusterCollector:
     def collect(self):
         depth = GaugeMetricFamily("prosaas_queue_messages", "Messages per queue and state", labels=["queue", "state"])
         dead = GaugeMetricFamily("prosaas_dead_letters", "Dead-lettered messages per queue", labels=["queue"])
+        paused = GaugeMetricFamily("prosaas_queue_paused", "1 while a queue is paused (workers take nothing)",
+                                   labels=["queue"])
+        paused_now = paused_queues(self.runtime.redis, self.runtime.keys)
         for queue, counts in queue_counts().items():
+            paused.add_metric([queue], 1 if queue in paused_now else 0)
             for state in ("ready", "delayed", "waiting", "running"):
                 depth.add_metric([queue, state], counts[state])
             dead.add_metric([queue], counts["dead_letters"])
@@ -30,7 +35,7 @@ class ClusterCollector:
                                   labels=["actor"])
         for actor, count in self.slots_in_use().items():
             slots.add_metric([actor], count)
-        yield from (depth, dead, workers, slots)
+        yield from (depth, dead, paused, workers, slots)
         by_status = GaugeMetricFamily("prosaas_tracked_jobs", "Tracked job rows by status", labels=["status"])
         try:
             with self.runtime.database.session() as session:
@@ -62,4 +67,9 @@ def register(app, runtime):
     from prosaas.broker import broker, middleware_of
     from prosaas.middleware.slots import BusinessSlots
 
-    app.add_route("/metrics", Metrics(ClusterCollector(runtime, middleware_of(broker, BusinessSlots).slots_in_use)))
+    slots = middleware_of(broker, BusinessSlots)
+    limited = [actor.actor_name for actor in broker.actors.values() if actor.options.get("per_business")]
+
+    def slots_in_use() -> dict[str, int]:  # every slot-limited actor has a sample, 0 when idle
+        return {**dict.fromkeys(limited, 0), **slots.slots_in_use()}
+    app.add_route("/metrics", Metrics(ClusterCollector(runtime, slots_in_use)))

@@ -16,6 +16,7 @@ from actors.receipts import delete_receipts
 from db import receipts_store
 from prosaas.clients import storage
 from prosaas.jobs import enqueue_tracked
+from web.input_guard import DatabaseId, refuse_control_characters
 from web.spec import ErrorBody, api, validation_problems
 
 # Sniffed from the file's first bytes: the declared Content-Type alone is not trusted.
@@ -45,7 +46,7 @@ class ReceiptFields(BaseModel):
     @field_validator("vendor", mode="before")
     @classmethod
     def _strip(cls, value):
-        return value.strip() if isinstance(value, str) else value
+        return refuse_control_characters(value.strip()) if isinstance(value, str) else value
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -83,12 +84,12 @@ class ReceiptPage(BaseModel):
 
 class ReceiptsQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
-    before_id: Optional[int] = Field(default=None, ge=1)
+    before_id: Optional[DatabaseId] = None
 
 
 class DeleteIn(BaseModel):
     all: Optional[bool] = None
-    ids: Optional[list[int]] = Field(default=None, min_length=1, max_length=MAX_IDS_PER_REQUEST)
+    ids: Optional[list[DatabaseId]] = Field(default=None, min_length=1, max_length=MAX_IDS_PER_REQUEST)
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -204,11 +205,17 @@ class ReceiptsCollection:
 class ReceiptsDelete:
     auth = "business"
 
-    @api.validate(json=DeleteIn, resp=Response(HTTP_202=DeleteAccepted, HTTP_422=ErrorBody), tags=["receipts"])
+    @api.validate(json=DeleteIn, resp=Response(HTTP_202=DeleteAccepted, HTTP_409=ErrorBody, HTTP_422=ErrorBody),
+                  tags=["receipts"])
     def on_post(self, req, resp, json: DeleteIn):
         """Delete all receipts or the chosen ids (files first) as a batch job; follow it at /api/jobs/{job_id}."""
         kwargs = {"select_all": True} if json.all else {"ids": sorted(set(json.ids))}
         enqueued = enqueue_tracked(delete_receipts, business_id=req.context.business_id, kwargs=kwargs)
+        if not enqueued.created and json.all and not (enqueued.job.args or {}).get("select_all"):
+            # The active job deletes only chosen ids: answering with it would silently drop the delete-all.
+            raise falcon.HTTPConflict(title="Conflict", description=(
+                f"A deletion of chosen ids (job {enqueued.job_id}) is active; ask for the delete-all again "
+                f"once it has finished or after cancelling it."))
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status, "created": enqueued.created}
 

@@ -14,6 +14,8 @@ from db import recordings_store as store
 from db.businesses import get_business
 from prosaas.clients import recording_files, twilio_callbacks, twilio_recordings
 from prosaas.clients.storage import StorageError, StorageUnavailable
+from prosaas.errors import error_class
+from web.input_guard import DatabaseId
 from web.spec import ErrorBody, api, validation_problems
 
 log = logging.getLogger("prosaas.web.recordings")
@@ -22,7 +24,7 @@ RETRY_AFTER_SECONDS = 2
 
 
 class RecordingCallbackQuery(BaseModel):
-    business_id: int = Field(ge=1, le=2**63 - 1)
+    business_id: DatabaseId
     token: str = Field(default="", max_length=64)
 
 
@@ -54,9 +56,13 @@ class TwilioRecordingStatus:
     """
 
     auth = "signed"
+    max_body_bytes = 64 * 1024  # Twilio's callback form is ~1 KB: read no more before checking the signature
 
     def on_post(self, req, resp):
         settings = req.context.runtime.settings
+        if not settings.twilio_auth_token:  # as the WhatsApp webhook: name the missing setting, not "bad signature"
+            raise falcon.HTTPServiceUnavailable(title="Webhook not configured",
+                                                description="TWILIO_AUTH_TOKEN is not set on this server.")
         form = req.get_media(default_when_empty={}) if req.content_type and \
             req.content_type.startswith("application/x-www-form-urlencoded") else None
         if form is None:
@@ -114,7 +120,7 @@ def recording_view(recording, call_sid: str) -> dict:
         "download_job_id": recording.download_job_id,
         "priority_job_id": (recording.priority_job_id if recording.priority_job_id
                             and not recording.priority_job_id.startswith(store.CLAIM_PREFIX) else None),
-        "error": recording.error, "created_at": iso(recording.created_at),
+        "error": error_class(recording.error), "created_at": iso(recording.created_at),
         "downloaded_at": iso(recording.downloaded_at), "expired_at": iso(recording.expired_at),
         "url": f"/api/calls/{call_sid}/recording",
     }
@@ -123,7 +129,7 @@ def recording_view(recording, call_sid: str) -> dict:
 def transcript_view(recording) -> dict:
     transcript = recording.transcript or {}
     return {"status": recording.transcript_status, "job_id": recording.transcript_job_id,
-            "error": recording.transcript_error, "provider": transcript.get("provider"),
+            "error": error_class(recording.transcript_error), "provider": transcript.get("provider"),
             "duration_s": transcript.get("duration_s"), "speakers": transcript.get("speakers"),
             "segments": transcript.get("segments", []), "words": transcript.get("words"),
             "text": transcript.get("text")}
@@ -168,13 +174,17 @@ class CallResource:
 
 
 ByteRange = tuple[int, int]  # inclusive first and last byte
+RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-9]{0,18})[ \t]*")
+LONG_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*[0-9]*[ \t]*-[ \t]*[0-9]*[ \t]*")
 
 
 def parse_range(header: Optional[str], size: int) -> Optional[ByteRange | str]:
     """One byte range from a Range header: (first, last), None to send it all, or "unsatisfiable"."""
     if not header:
         return None
-    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    match = RANGE.fullmatch(header)
+    if match is None and LONG_RANGE.fullmatch(header):
+        return "unsatisfiable"  # a position of 19+ digits: past any file, and int() never sees 5,000 digits
     if not match or (not match.group(1) and not match.group(2)):
         return None  # multiple ranges or garbage: RFC 9110 lets us ignore it and send everything
     first, last = match.group(1), match.group(2)

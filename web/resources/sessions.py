@@ -11,6 +11,7 @@ from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
 from db import recordings_store as store
 from prosaas.clients import recording_files, transcription
 from prosaas.clients.storage import StorageUnavailable
+from prosaas.errors import error_class
 from web.spec import ErrorBody, api
 
 READ_CHUNK = 64 * 1024
@@ -28,6 +29,9 @@ def sniff_audio(head: bytes) -> Optional[str]:
     if head.startswith(b"OggS"):
         return "ogg"
     return None
+
+
+SNIFFED_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg"}
 
 
 def _unsupported(what: str) -> falcon.HTTPUnsupportedMediaType:
@@ -48,9 +52,9 @@ def _audio_part(req):
         if part.name not in ("file", "audio"):
             continue
         part_type = (part.content_type or "").lower().split(";")[0].strip()
-        if not part_type.startswith("audio/"):
-            raise _unsupported(f"the uploaded part has Content-Type {part_type or 'none'}")
-        return part.stream, part_type, part.secure_filename if part.filename else None
+        # curl labels a file part application/octet-stream: the bytes decide (sniff_audio), not the label.
+        return part.stream, part_type if part_type.startswith("audio/") else None, \
+            part.secure_filename if part.filename else None
     raise falcon.HTTPUnprocessableEntity(title="Invalid request", description="No multipart field 'file'.")
 
 
@@ -107,6 +111,7 @@ class Sessions:
         kind = sniff_audio(head)
         if kind is None:
             raise _unsupported("the file is not mp3, wav, flac or ogg audio")
+        content_type = content_type or SNIFFED_CONTENT_TYPES[kind]
         session_id = new_session_id()
         file = recording_files.stored_file(business_id, f"{session_id}{EXTENSIONS[kind]}", SESSIONS_DIR)
         relative = file.relative
@@ -141,7 +146,7 @@ class SessionResource:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No session {session_id}.")
             resp.media = {
                 "id": row.id, "status": row.status, "job_id": row.job_id, "attempts": row.attempts,
-                "error": row.error, "result": row.result, "size_bytes": row.size_bytes,
+                "error": error_class(row.error), "result": row.result, "size_bytes": row.size_bytes,
                 "content_type": row.content_type, "filename": row.filename,
                 "created_at": row.created_at.isoformat(),
                 "finished_at": row.finished_at.isoformat() if row.finished_at else None,

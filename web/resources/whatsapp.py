@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Optional
 
@@ -15,6 +14,7 @@ from spectree import Response
 from actors.whatsapp import whatsapp_webhook
 from db.businesses import get_business
 from prosaas.jobs import enqueue_tracked
+from web.input_guard import DatabaseId, parse_json_body
 from web.spec import ErrorBody, api, validation_problems
 
 log = logging.getLogger("prosaas.web.whatsapp")
@@ -33,7 +33,7 @@ class WebhookMessage(BaseModel):
 
 
 class WebhookIn(BaseModel):
-    business_id: int = Field(ge=1)
+    business_id: DatabaseId
     messages: list[WebhookMessage] = Field(max_length=1000)
 
 
@@ -82,6 +82,7 @@ class ReplayGuard:
 
 class WhatsAppWebhook:
     auth = "signed"
+    max_body_bytes = 2 * 1024 * 1024  # read no more than this before the signature is checked (413 above)
 
     @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_422=ErrorBody),
                   tags=["whatsapp"], security={})
@@ -102,7 +103,7 @@ class WhatsAppWebhook:
             raise falcon.HTTPUnauthorized(title="Bad signature",
                                           description=f"{SIGNATURE_HEADER} must be sha256=<hex HMAC of the body>.")
         try:
-            payload = WebhookIn.model_validate(json.loads(body))
+            payload = WebhookIn.model_validate(parse_json_body(body))
         except (ValueError, ValidationError) as exc:
             detail = validation_problems(exc) if isinstance(exc, ValidationError) else "body is not JSON"
             raise falcon.HTTPUnprocessableEntity(title="Invalid webhook", description=detail)

@@ -5,6 +5,7 @@
   var body = document.body;
   var pollMs = parseInt(body.dataset.pollMs, 10) || 1000;
   var csrfHeader = body.dataset.csrfHeader || "X-Requested-With";
+  var sectionsUrl = body.dataset.sectionsUrl || "/dashboard/sections";
   var container = document.getElementById("sections");
   var state = document.getElementById("refresh-state");
   var flash = document.getElementById("flash");
@@ -43,7 +44,7 @@
   function refresh() {
     if (inFlight) { return Promise.resolve(); }
     inFlight = true;
-    return fetch("/dashboard/sections", {headers: headers(), credentials: "same-origin", cache: "no-store"})
+    return fetch(sectionsUrl, {headers: headers(), credentials: "same-origin", cache: "no-store"})
       .then(function (response) {
         if (response.status === 401 || response.status === 403) {
           window.location.assign("/dashboard/login");
@@ -70,7 +71,7 @@
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
           if (response.ok) {
-            showFlash(button.dataset.action + " " + label + ": queued again", false);
+            showFlash(button.dataset.action + " " + label + ": " + (button.dataset.done || "queued again"), false);
           } else {
             showFlash(button.dataset.action + " " + label + " failed: " + (data.description || data.title ||
                       response.status), true);
