@@ -24,7 +24,7 @@ from db.models.recordings import Recording, RecordingStatus
 from prosaas import queue_stats
 from prosaas.clients import recording_files
 from prosaas.errors import BrokerUnavailable, error_class
-from prosaas.jobs import enqueue_tracked
+from prosaas.jobs import enqueue_tracked_or_undo
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
 
@@ -88,13 +88,14 @@ def accept_recording_callback(business_id: int, *, call_sid: str, recording_sid:
         log.info("RECORDING_CALLBACK_DUPLICATE business_id=%s call_sid=%s recording_sid=%s", business_id,
                  call_sid, recording_sid)
         return "duplicate"
-    try:
-        enqueued = enqueue_tracked(download_recording, business_id=business_id,
-                                   kwargs={"recording_sid": recording_sid, "call_sid": call_sid})
-    except BrokerUnavailable:
+
+    def forget_recording():  # nothing kept: Twilio's retry of the callback must start the download
         with database.session() as session:
             store.delete_recording_row(session, recording_id)
-        raise
+
+    enqueued = enqueue_tracked_or_undo(download_recording, business_id=business_id,
+                                       kwargs={"recording_sid": recording_sid, "call_sid": call_sid},
+                                       undo=forget_recording)
     with database.session() as session:
         store.set_download_job(session, recording_sid, enqueued.job_id)
     log.info("RECORDING_CALLBACK_ACCEPTED business_id=%s call_sid=%s recording_sid=%s job_id=%s", business_id,
@@ -108,12 +109,15 @@ def queue_transcription(business_id: int, recording_sid: str) -> Optional[str]:
     with database.session() as session:
         if not store.claim_transcription(session, recording_sid):
             return None
-    try:
-        enqueued = enqueue_tracked(transcribe_recording, business_id=business_id,
-                                   kwargs={"recording_sid": recording_sid})
-    except BrokerUnavailable:
+
+    def release_claim():  # the next attempt (or cleanup sweep) may claim the transcription again
         with database.session() as session:
             store.set_transcript_job(session, recording_sid, None)
+
+    try:
+        enqueued = enqueue_tracked_or_undo(transcribe_recording, business_id=business_id,
+                                           kwargs={"recording_sid": recording_sid}, undo=release_claim)
+    except BrokerUnavailable:
         log.warning("TRANSCRIPT_ENQUEUE_FAILED business_id=%s recording_sid=%s reason=broker_unavailable",
                     business_id, recording_sid)
         return None
@@ -210,14 +214,15 @@ def _enqueue_priority(business_id: int, recording: Recording, previous: Optional
                                              token=token):
             return Playback(PlaybackState.PENDING, recording)  # a concurrent request won; it enqueues the download
         store.revive_failed_for_priority(session, recording.id)
-    try:
-        enqueued = enqueue_tracked(download_recording, business_id=business_id,
-                                   kwargs={"recording_sid": recording.recording_sid, "call_sid": recording.call_sid},
-                                   queue_name="high")
-    except BrokerUnavailable:
+
+    def release_claim():  # the user's next request may claim the priority download again
         with database.session() as session:
             store.settle_priority_claim(session, recording.id, token, None)
-        raise
+
+    enqueued = enqueue_tracked_or_undo(download_recording, business_id=business_id,
+                                       kwargs={"recording_sid": recording.recording_sid,
+                                               "call_sid": recording.call_sid},
+                                       queue_name="high", undo=release_claim)
     with database.session() as session:
         store.settle_priority_claim(session, recording.id, token, enqueued.job_id)
     log.info("RECORDING_PRIORITY_ENQUEUED business_id=%s call_sid=%s recording_sid=%s job_id=%s attempt=%d "

@@ -13,8 +13,8 @@ import dramatiq
 from db import recordings_store as store
 from db.base import new_id
 from prosaas.clients import recording_files, transcription
-from prosaas.errors import BadInput, BrokerUnavailable
-from prosaas.jobs import enqueue_tracked
+from prosaas.errors import BadInput
+from prosaas.jobs import enqueue_tracked_or_undo
 from prosaas.middleware.retries import describe_error
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
@@ -67,12 +67,14 @@ def start_audio_session(business_id: int, *, session_id: str, relative_path: str
     with database.session() as session:
         store.create_audio_session(session, session_id=session_id, business_id=business_id, filename=filename,
                                    content_type=content_type, file_path=relative_path, size_bytes=size_bytes)
-    try:
-        enqueued = enqueue_tracked(process_audio_session, business_id=business_id, kwargs={"session_id": session_id})
-    except BrokerUnavailable as exc:
+
+    def fail_session():  # the upload is kept as a failed session the user can see, never a pending one
         with database.session() as session:
-            store.fail_audio_session_attempt(session, session_id, f"could not enqueue: {exc}", final=True)
-        raise
+            store.fail_audio_session_attempt(session, session_id, "could not enqueue its processing job",
+                                             final=True)
+
+    enqueued = enqueue_tracked_or_undo(process_audio_session, business_id=business_id,
+                                       kwargs={"session_id": session_id}, undo=fail_session)
     with database.session() as session:
         store.set_audio_session_job(session, session_id, enqueued.job_id)
     log.info("SESSION_ACCEPTED business_id=%s session_id=%s job_id=%s bytes=%d", business_id, session_id,

@@ -11,7 +11,7 @@ from spectree import Response
 
 from actors.broadcasts import send_broadcast
 from db import broadcasts_store, job_store
-from prosaas.jobs import enqueue_tracked
+from prosaas.jobs import enqueue_tracked_or_undo
 from web.spec import ErrorBody, api
 
 MAX_RECIPIENTS = 10_000
@@ -99,12 +99,13 @@ class BroadcastsCollection:
                 return
             broadcast = broadcasts_store.create_broadcast(session, business_id, json.message, json.recipients)
             broadcast_id = broadcast.id
-        try:
-            enqueued = enqueue_tracked(send_broadcast, business_id=business_id, kwargs={"broadcast_id": broadcast_id})
-        except Exception:
+
+        def discard():
             with database.session() as session:
                 broadcasts_store.discard_broadcast(session, broadcast_id)
-            raise
+
+        enqueued = enqueue_tracked_or_undo(send_broadcast, business_id=business_id,
+                                           kwargs={"broadcast_id": broadcast_id}, undo=discard)
         with database.session() as session:
             if enqueued.created:
                 broadcasts_store.attach_job(session, broadcast_id, enqueued.job_id)

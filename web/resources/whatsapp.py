@@ -13,7 +13,7 @@ from spectree import Response
 
 from actors.whatsapp import whatsapp_webhook
 from db.businesses import get_business
-from prosaas.jobs import enqueue_tracked
+from prosaas.jobs import enqueue_tracked_or_undo
 from web.input_guard import DatabaseId, parse_json_body
 from web.spec import ErrorBody, api, validation_problems
 
@@ -122,12 +122,9 @@ class WhatsAppWebhook:
                 resp.media = {"job_id": job_id, "messages": len(payload.messages)}
                 return
             messages = [m.model_dump(by_alias=True) for m in payload.messages]
-            try:
-                enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
-                                           kwargs={"messages": messages})
-            except Exception:
-                replays.forget(body)  # not accepted after all: the sender's retry must be processed
-                raise
+            enqueued = enqueue_tracked_or_undo(whatsapp_webhook, business_id=payload.business_id,
+                                               kwargs={"messages": messages},
+                                               undo=lambda: replays.forget(body))  # the sender's retry is new
             job_id = enqueued.job_id
             replays.remember_job(body, job_id)
         log.info("WHATSAPP_WEBHOOK_ACCEPTED business_id=%s messages=%d job_id=%s", payload.business_id,
