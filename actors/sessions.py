@@ -15,11 +15,9 @@ from db.base import new_id
 from prosaas.clients import recording_files, transcription
 from prosaas.errors import BadInput
 from prosaas.jobs import enqueue_tracked_or_undo
-from prosaas.middleware.retries import describe_error
+from prosaas.middleware.retries import describe_error, is_final_attempt
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
-
-from actors.recordings_work import is_final_attempt
 
 log = logging.getLogger("prosaas.sessions")
 
