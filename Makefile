@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: wrk run stop status test bench install install-test browser redis-server clean screenshot
+.PHONY: wrk run stop status test test-upstream bench install install-test browser redis-server clean screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ redis-server:
 
 test: $(TEST_STAMP) browser redis-server
 	$(PY) -m pytest tests
+
+# Dramatiq's own tests against our broker (its sdist is downloaded into var/upstream; see tests/upstream/).
+test-upstream: $(TEST_STAMP)
+	$(PY) -m tests.upstream.run_upstream -q
 
 # wrk drives the API benchmark (Debian's package).
 wrk:

@@ -26,7 +26,7 @@ def main() -> None:
     from dramatiq.brokers.redis import RedisBroker
     from periodiq import PeriodiqMiddleware, cron
 
-    from prosaas.redis_client import Keys
+    from prosaas.redis_protocol import Keys
     from prosaas.scheduler import TickScheduler, accelerated_clock
     from tests.support.private_servers import PrivateValkey
 

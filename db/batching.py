@@ -59,6 +59,15 @@ class Batcher(Generic[I]):
                 self._ensure_handler()
         return item
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop this process's handler once the items already handed to it are done (broker.close()).
+        A later item starts a handler again."""
+        with self._lock:
+            handler, self._closing = self._handler, True
+            self._wake.notify_all()
+        if handler is not None and handler is not threading.current_thread():
+            handler.join(timeout)
+
     @property
     def pending(self) -> int:
         """Items waiting for the next batch (not counting the one being handled)."""
@@ -71,22 +80,30 @@ class Batcher(Generic[I]):
         self._wake = threading.Condition(self._lock)
         self._pending: list[I] = []
         self._handler: Optional[threading.Thread] = None
+        self._closing = False
         self._pid = os.getpid()
 
     def _ensure_handler(self) -> None:
         """Start the handler if this process has none alive (caller holds the lock)."""
+        self._closing = False
         if self._handler is None or not self._handler.is_alive():
             self._handler = threading.Thread(target=self._handle_forever, name=self.thread_name, daemon=True)
             self._handler.start()
 
     def _handle_forever(self) -> None:
         while True:
-            self._handle(self._next_batch())
+            batch = self._next_batch()
+            if not batch:
+                return  # closed, nothing left
+            self._handle(batch)
 
     def _next_batch(self) -> list[I]:
-        """Wait for pending items and take up to max_batch of them."""
+        """Wait for pending items and take up to max_batch of them (none once closed and drained)."""
         with self._lock:
             while not self._pending:
+                if self._closing:
+                    self._handler = None
+                    return []
                 self._wake.wait()
             batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
             return batch

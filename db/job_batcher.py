@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from db import job_store
 from db.base import utcnow
+from db.job_statements import CLAIM_JOBS_BATCH, COMPLETE_JOBS_BATCH
 from db.group_commit import GroupCommitWriter, GroupWriteFailed, Write
 from db.models.core import BackgroundJob, JobStatus
 
@@ -29,32 +30,10 @@ RETRY = "retry"
 # from statistics taken while few rows were queued (a fresh table, or stats from before a burst),
 # PostgreSQL scanned every queued row, or the whole table, for each batch: 8 ms instead of 0.8 ms per
 # 50-row batch at 20,000 queued, growing with the backlog. So the batch transaction turns off the plans
-# that read the whole table (PLAN_BY_PRIMARY_KEY), and the status tests are CASE expressions, which no
-# status index can serve.
+# that read the whole table (PLAN_BY_PRIMARY_KEY), and the batch statements (db/job_statements.py) test
+# statuses in CASE expressions, which no status index can serve.
 PLAN_BY_PRIMARY_KEY = ("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
                        "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
-
-# One claim UPDATE for a whole batch, same rules as job_store.claim_for_run (per-row worker and cutoff).
-_CLAIM_SQL = (
-    "UPDATE background_jobs AS j SET status = 'running', attempts = j.attempts + 1, "
-    "started_at = COALESCE(j.started_at, %(now)s), heartbeat_at = %(now)s, updated_at = %(now)s, "
-    "worker = c.worker, finished_at = NULL "
-    "FROM unnest(%(ids)s::varchar[], %(workers)s::varchar[], %(stale)s::timestamptz[]) "
-    "AS c(id, worker, stale_before) "
-    "WHERE j.id = c.id AND CASE j.status WHEN 'queued' THEN true WHEN 'running' THEN "
-    "(j.heartbeat_at IS NULL OR j.heartbeat_at < c.stale_before) ELSE false END "
-    "RETURNING j.id"
-)
-# One UPDATE for every completed job of a batch, same rules as job_store.finish_job(status=completed);
-# a NULL result leaves the row's result as it is.
-_COMPLETE_SQL = (
-    "UPDATE background_jobs AS j SET status = 'completed', updated_at = %(now)s, heartbeat_at = %(now)s, "
-    "finished_at = %(now)s, requested_action = NULL, error = NULL, error_reason = NULL, "
-    "result = COALESCE(CAST(r.result AS json), j.result) "
-    "FROM unnest(%(ids)s::varchar[], %(results)s::text[]) AS r(id, result) "
-    "WHERE j.id = r.id AND CASE j.status WHEN 'running' THEN true WHEN 'queued' THEN true ELSE false END"
-)
-
 
 # A failed batch raises this in every caller (an SQLAlchemyError, so the callers retry as on any DB error).
 JobWriteFailed = GroupWriteFailed
@@ -141,7 +120,7 @@ def write_batch(connection: Connection, batch: list[JobWrite], now: dt.datetime)
 
 
 def _write_completed(connection: Connection, writes: list[JobWrite], now: dt.datetime) -> None:
-    connection.exec_driver_sql(_COMPLETE_SQL, {
+    connection.exec_driver_sql(COMPLETE_JOBS_BATCH, {
         "now": now, "ids": [w.job_id for w in writes], "results": [w.fields["encoded_result"] for w in writes]})
 
 
@@ -158,7 +137,7 @@ def _write_claims(connection: Connection, writes: list[JobWrite], now: dt.dateti
     first: dict[str, JobWrite] = {}
     for write in writes:
         first.setdefault(write.job_id, write)  # a second delivery of the same job in this batch
-    claimed = {row[0] for row in connection.exec_driver_sql(_CLAIM_SQL, {
+    claimed = {row[0] for row in connection.exec_driver_sql(CLAIM_JOBS_BATCH, {
         "now": now, "ids": list(first),
         "workers": [w.fields["worker"] for w in first.values()],
         "stale": [w.fields["stale_before"] for w in first.values()],

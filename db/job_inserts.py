@@ -7,16 +7,14 @@ together, one multi-row INSERT and one commit for all of them.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
+from db import job_statements
 from db.group_commit import GroupCommitWriter, Write
-from db.models.core import BackgroundJob
 
 
 @dataclass(eq=False)
@@ -35,12 +33,6 @@ class JobInsertWriter(GroupCommitWriter[JobInsert]):
 
     def __init__(self, database, *, max_batch: int = 256):
         super().__init__(database, relaxed_durability=False, max_batch=max_batch)
-        table = BackgroundJob.__table__
-        self._statement = insert(table)
-        self._columns = [column.name for column in table.columns]
-        self._json_columns = {column.name for column in table.columns if isinstance(column.type, JSON)}
-        self._batch_sql = f"INSERT INTO {table.name} ({', '.join(self._columns)}) VALUES "
-        self._row_placeholders = "(" + ", ".join(["%s"] * len(self._columns)) + ")"
 
     def insert(self, row: dict[str, Any]) -> None:
         """Commit the row (every column given). Raises GroupWriteFailed (an SQLAlchemyError)."""
@@ -50,15 +42,11 @@ class JobInsertWriter(GroupCommitWriter[JobInsert]):
         return f"job {write.row['id']}"
 
     def write_batch(self, connection: Connection, batch: list[JobInsert]) -> None:
-        """PostgreSQL: one multi-row INSERT written out here (SQLAlchemy's is slower, see bench/README.md)."""
-        json_columns, values = self._json_columns, []
-        for write in batch:
-            values.extend(json.dumps(write.row[name]) if name in json_columns and write.row[name] is not None
-                          else write.row[name] for name in self._columns)
-        connection.exec_driver_sql(self._batch_sql + ", ".join([self._row_placeholders] * len(batch)), tuple(values))
+        """PostgreSQL: one multi-row INSERT (job_statements.insert_jobs_batch)."""
+        connection.exec_driver_sql(*job_statements.insert_jobs_batch([write.row for write in batch]))
 
     def write_alone(self, connection: Connection, write: JobInsert) -> None:
-        connection.execute(self._statement, [write.row])
+        connection.execute(job_statements.insert_job(), [write.row])
 
     def retry_alone_after(self, exc: BaseException) -> bool:
         # One bad row (e.g. a business deleted a moment ago) must not fail the other requests' jobs.

@@ -1,4 +1,5 @@
-"""Reads and writes of `background_jobs` rows: the one place that knows how a job's row changes."""
+"""Reads and writes of `background_jobs` rows, one at a time: the decisions, and the named statements of
+db/job_statements.py that carry them out (the group-committed writers use their batch twins)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,11 +7,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from db import job_statements as statements
 from db.base import utcnow
 from db.models.core import BackgroundJob, JobStatus
 
@@ -49,10 +51,9 @@ def new_job_row(*, job_id: str, business_id: int, type: str, actor_name: str, qu
 
 
 def create_job(session: Session, *, is_batch: bool, **fields) -> BackgroundJob:
-    job = BackgroundJob(**new_job_row(is_batch=is_batch, **fields))
-    session.add(job)
-    session.flush()
-    return job
+    row = new_job_row(is_batch=is_batch, **fields)
+    session.execute(statements.insert_job(), [row])
+    return get_job(session, row["id"])
 
 
 def create_batch_job_once(session: Session, **fields) -> tuple[BackgroundJob, bool]:
@@ -113,19 +114,7 @@ def count_by_status(session: Session) -> dict[str, int]:
 
 def claim_for_run(session: Session, job_id: str, *, worker: str, stale_before: dt.datetime) -> Claim:
     """Mark a job running for this delivery, or say why the delivery must not run it."""
-    now = utcnow()
-    claimable = or_(
-        BackgroundJob.status == JobStatus.QUEUED,
-        and_(BackgroundJob.status == JobStatus.RUNNING,
-             or_(BackgroundJob.heartbeat_at.is_(None), BackgroundJob.heartbeat_at < stale_before)),
-    )
-    result = session.execute(
-        update(BackgroundJob).where(BackgroundJob.id == job_id, claimable).values(
-            status=JobStatus.RUNNING, attempts=BackgroundJob.attempts + 1,
-            started_at=func.coalesce(BackgroundJob.started_at, now), heartbeat_at=now,
-            updated_at=now, worker=worker, finished_at=None,
-        ).execution_options(synchronize_session=False)
-    )
+    result = session.execute(statements.claim_job(job_id, worker=worker, stale_before=stale_before, now=utcnow()))
     if result.rowcount == 1:
         return Claim("run")
     return refusal(get_job(session, job_id))
@@ -142,45 +131,20 @@ def refusal(job: Optional[BackgroundJob]) -> Claim:
 
 def take_over_from_dead_worker(session: Session, job_id: str, *, dead_worker: str, worker: str) -> bool:
     """Claim a job still marked running by a worker process known to be dead (a redelivery)."""
-    now = utcnow()
-    result = session.execute(
-        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING,
-                                    BackgroundJob.worker == dead_worker)
-        .values(attempts=BackgroundJob.attempts + 1, heartbeat_at=now, updated_at=now, worker=worker)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return session.execute(statements.take_over_job(job_id, dead_worker=dead_worker, worker=worker,
+                                                    now=utcnow())).rowcount == 1
 
 
 def finish_job(session: Session, job_id: str, *, status: str, error: Optional[str] = None,
                reason: Optional[str] = None, result: Optional[dict] = None) -> bool:
     """Move a running (or queued, for messages that never ran) job to its end state."""
-    now = utcnow()
-    values: dict[str, Any] = {"status": status, "updated_at": now, "heartbeat_at": now, "requested_action": None}
-    if status in JobStatus.FINISHED:
-        values["finished_at"] = now
-    if error is not None or status == JobStatus.COMPLETED:
-        values["error"] = error
-        values["error_reason"] = reason
-    if result is not None:
-        values["result"] = result
-    outcome = session.execute(
-        update(BackgroundJob).where(
-            BackgroundJob.id == job_id,
-            BackgroundJob.status.in_((JobStatus.RUNNING, JobStatus.QUEUED)),
-        ).values(**values).execution_options(synchronize_session=False)
-    )
-    return outcome.rowcount == 1
+    return session.execute(statements.finish_job(job_id, status=status, now=utcnow(), error=error, reason=reason,
+                                                 result=result)).rowcount == 1
 
 
 def record_retry(session: Session, job_id: str, *, error: str, reason: str) -> None:
     """A failed attempt that will be retried: back to queued, error kept for the user to see."""
-    now = utcnow()
-    session.execute(
-        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING)
-        .values(status=JobStatus.QUEUED, error=error, error_reason=reason, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(statements.retry_job(job_id, error=error, reason=reason, now=utcnow()))
 
 
 def hand_on_job(session: Session, job_id: str, *, message_id: str) -> bool:
@@ -188,14 +152,7 @@ def hand_on_job(session: Session, job_id: str, *, message_id: str) -> bool:
 
     The attempt is given back (the continuation's claim counts it again): handing on is not a retry.
     """
-    now = utcnow()
-    result = session.execute(
-        update(BackgroundJob).where(BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING)
-        .values(status=JobStatus.QUEUED, message_id=message_id, attempts=BackgroundJob.attempts - 1,
-                updated_at=now, heartbeat_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return session.execute(statements.hand_on_job(job_id, message_id=message_id, now=utcnow())).rowcount == 1
 
 
 def update_progress(session: Session, job_id: str, *, total: Optional[int] = None,
@@ -203,72 +160,77 @@ def update_progress(session: Session, job_id: str, *, total: Optional[int] = Non
                     failed: Optional[int] = None, cursor: Optional[dict] = None,
                     result: Optional[dict] = None) -> Optional[str]:
     """Write progress; returns the pending control request ('pause'/'cancel') if any."""
-    now = utcnow()
-    values: dict[str, Any] = {"updated_at": now, "heartbeat_at": now}
+    values: dict[str, Any] = {}
     for name, value in (("total", total), ("processed", processed), ("succeeded", succeeded),
                         ("failed", failed), ("cursor", cursor), ("result", result)):
         if value is not None:
             values[name] = value
-    session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
-                    .execution_options(synchronize_session=False))
+    session.execute(statements.record_progress(job_id, now=utcnow(), **values))
     return session.scalar(select(BackgroundJob.requested_action).where(BackgroundJob.id == job_id))
 
 
 def stop_running_job(session: Session, job_id: str, *, status: str) -> None:
     """A batch job honoured a pause or cancel request between batches."""
-    now = utcnow()
-    values: dict[str, Any] = {"status": status, "requested_action": None, "updated_at": now}
-    if status == JobStatus.CANCELLED:
-        values["finished_at"] = now
-    session.execute(update(BackgroundJob).where(BackgroundJob.id == job_id).values(**values)
-                    .execution_options(synchronize_session=False))
+    session.execute(statements.stop_job(job_id, status=status, now=utcnow()))
 
 
 def touch_heartbeats(session: Session, job_ids: list[str]) -> None:
     if job_ids:
-        now = utcnow()
-        session.execute(update(BackgroundJob).where(BackgroundJob.id.in_(job_ids),
-                                                    BackgroundJob.status == JobStatus.RUNNING)
-                        .values(heartbeat_at=now).execution_options(synchronize_session=False))
+        session.execute(statements.touch_heartbeats(job_ids, now=utcnow()))
 
 
 def request_control(session: Session, job: BackgroundJob, action: str) -> BackgroundJob:
     """Apply pause/cancel to a job: at once if it is not running, as a request if it is."""
     if job.status in JobStatus.FINISHED:
         raise JobConflict(f"job is already {job.status}")
+    change: dict[str, Any] = {}
     if action == "pause":
         if not job.is_batch:
             raise JobConflict("only batch jobs can be paused")
         if job.status == JobStatus.PAUSED:
             return job
-        if job.status == JobStatus.QUEUED:
-            job.status = JobStatus.PAUSED
-        else:
-            job.requested_action = "pause"
+        change = {"status": JobStatus.PAUSED} if job.status == JobStatus.QUEUED else {"requested_action": "pause"}
     elif action == "cancel":
         if job.status in (JobStatus.QUEUED, JobStatus.PAUSED):
-            job.status = JobStatus.CANCELLED
-            job.finished_at = utcnow()
-            job.requested_action = None
+            change = {"status": JobStatus.CANCELLED}
         elif job.is_batch:
-            job.requested_action = "cancel"
+            change = {"requested_action": "cancel"}
         else:
             raise JobConflict("job is running and cannot be interrupted; it will finish on its own")
-    job.updated_at = utcnow()
-    session.flush()
+    _apply(session, job, statements.control_job(job.id, expected_status=job.status, now=utcnow(), **change))
     return job
+
+
+def withdraw_request(session: Session, job: BackgroundJob) -> BackgroundJob:
+    """A pause or cancel request not yet honoured by the running job is taken back."""
+    _apply(session, job, statements.control_job(job.id, expected_status=job.status, now=utcnow()))
+    return job
+
+
+def _apply(session: Session, job: BackgroundJob, statement) -> None:
+    """Run a statement decided from `job` as read; it changes nothing if the row moved on meanwhile."""
+    if session.execute(statement).rowcount != 1:
+        session.refresh(job)
+        raise JobConflict(f"job is now {job.status}; try again")
+    session.refresh(job)
 
 
 def requeue_job_row(session: Session, job: BackgroundJob, *, message_id: str, allowed: tuple[str, ...]) -> None:
     """Put a paused or failed job back to queued for a new message (resume / retry)."""
     if job.status not in allowed:
         raise JobConflict(f"job is {job.status}; expected {' or '.join(allowed)}")
-    job.status = JobStatus.QUEUED
-    job.requested_action = None
-    job.message_id = message_id
-    job.finished_at = None
-    job.updated_at = utcnow()
-    session.flush()
+    _apply(session, job, statements.requeue_job(job.id, message_id=message_id, allowed=allowed, now=utcnow()))
+
+
+def requeue_for_message(session: Session, job_id: str, *, message_id: str, allowed: tuple[str, ...]) -> bool:
+    """A job back to queued for a message sent again (a requeued dead letter), if its status allows."""
+    return session.execute(statements.requeue_job(job_id, message_id=message_id, allowed=allowed,
+                                                  now=utcnow())).rowcount == 1
+
+
+def set_message_id(session: Session, job_id: str, message_id: str) -> None:
+    """The message that now carries a job whose row was requeued."""
+    session.execute(statements.set_message_id(job_id, message_id=message_id, now=utcnow()))
 
 
 def stale_jobs(session: Session, *, queued_before: dt.datetime, heartbeat_before: dt.datetime,
@@ -292,12 +254,7 @@ def requeue_abandoned_jobs(session: Session, *, heartbeat_before: dt.datetime, i
     for job_id, worker in rows:
         if worker and is_alive(worker):
             continue
-        outcome = session.execute(update(BackgroundJob).where(
-            BackgroundJob.id == job_id, BackgroundJob.status == JobStatus.RUNNING, BackgroundJob.worker == worker,
-        ).values(status=JobStatus.QUEUED, error_reason="worker_lost", updated_at=utcnow(),
-                 error=f"worker {worker} stopped sending heartbeats; waiting for the message to be redelivered")
-            .execution_options(synchronize_session=False))
-        if outcome.rowcount:
+        if session.execute(statements.abandon_job(job_id, worker=worker, now=utcnow())).rowcount:
             moved.append(job_id)
     return moved
 
@@ -320,16 +277,7 @@ def mark_resent(session: Session, job: BackgroundJob, *, message_id: str) -> boo
     The row goes (back) to `queued` for the new delivery to claim. False when anything changed the row
     since (a claim, a retry, another reconciler): then its message was only slow and nothing is resent.
     """
-    now = utcnow()
-    unchanged = [BackgroundJob.id == job.id, BackgroundJob.status == job.status,
-                 BackgroundJob.updated_at == job.updated_at]
-    if job.status == JobStatus.RUNNING:
-        unchanged += [BackgroundJob.heartbeat_at == job.heartbeat_at,
-                      BackgroundJob.worker.is_(None) if job.worker is None else BackgroundJob.worker == job.worker]
-    outcome = session.execute(update(BackgroundJob).where(*unchanged).values(
-        status=JobStatus.QUEUED, message_id=message_id, updated_at=now, error_reason="message_missing",
-    ).execution_options(synchronize_session=False))
-    return outcome.rowcount == 1
+    return session.execute(statements.resend_job(job, message_id=message_id, now=utcnow())).rowcount == 1
 
 
 def delete_finished_batch(session: Session, *, statuses: tuple[str, ...], finished_before: dt.datetime,
@@ -339,9 +287,5 @@ def delete_finished_batch(session: Session, *, statuses: tuple[str, ...], finish
     One short statement per call, so the caller commits between batches and no lock is held for long;
     rows another transaction holds are skipped (PostgreSQL) and left for the next run.
     """
-    doomed = (select(BackgroundJob.id).where(BackgroundJob.status.in_(statuses),
-                                             BackgroundJob.updated_at < finished_before)
-              .limit(batch_size).with_for_update(skip_locked=True).scalar_subquery())
-    outcome = session.execute(delete(BackgroundJob).where(BackgroundJob.id.in_(doomed))
-                              .execution_options(synchronize_session=False))
-    return outcome.rowcount
+    return session.execute(statements.delete_finished_jobs(statuses=statuses, finished_before=finished_before,
+                                                           batch_size=batch_size)).rowcount

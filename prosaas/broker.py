@@ -8,7 +8,7 @@ import os
 import sys
 
 import dramatiq
-from dramatiq.middleware import Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, ShutdownNotifications, TimeLimit
 from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 from periodiq import PeriodiqMiddleware
@@ -86,6 +86,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
         JobHistory(HistoryRecorder(client, runtime.keys)),
         JobLog(redeliveries=lambda message_id: int(client.hget(runtime.keys("redeliveries"), message_id) or 0)),
         presence,
+        AgeLimit(),  # Dramatiq's `max_age`: a message too old is dead-lettered before it takes a slot or its row
         slots,
         tracking,
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
@@ -94,8 +95,9 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
         Pipelines(),
         ProsaasRetries(),
         CurrentMessage(),
-        quiet_results(RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results"),
-                      result_ttl=RESULT_TTL_MS),
+        # Result keys under the namespace like every other key (Dramatiq's default is a bare MD5 hash).
+        quiet_results(RedisBackend(client=client, namespace=runtime.keys.results_namespace,
+                                   use_namespace_prefix_keys=True), result_ttl=RESULT_TTL_MS),
     ]
     broker = ProsaasBroker(client=client, namespace=settings.redis_namespace, middleware=middleware,
                           maintenance_chance=0,  # our Recovery runs it on a timer instead

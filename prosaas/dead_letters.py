@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any, Optional
 
 from dramatiq import Message
 
 from db import job_store
 from db.models.core import JobStatus
+from prosaas.redis_protocol import Protocol, now_ms, without_broker_options
 from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
 
@@ -23,19 +23,19 @@ def _decode(raw) -> dict[str, Any]:
     return json.loads(raw)
 
 
+def _protocol() -> Protocol:
+    runtime = get_runtime()
+    return Protocol(runtime.redis, runtime.keys)
+
+
 def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int] = None,
                       limit: int = 100) -> list[dict[str, Any]]:
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
-    reasons = client.hgetall(keys("dead_letter_reasons"))
+    protocol = _protocol()
+    reasons = protocol.dead_letter_reasons()
     entries = []
-    expired_before_ms = int(time.time() * 1000) - runtime.settings.dead_letter_ttl_seconds * 1000
+    expired_before_ms = now_ms() - get_runtime().settings.dead_letter_ttl_seconds * 1000
     for name in ([queue] if queue else ALL_QUEUES):
-        for redis_id, score in client.zrevrangebyscore(keys.dead_letters(name), "+inf", expired_before_ms + 1,
-                                                       start=0, num=limit, withscores=True):
-            raw = client.hget(keys.dead_letter_messages(name), redis_id)
-            if raw is None:
-                continue
+        for redis_id, score, raw in protocol.newest_dead_letters(name, limit, after_ms=expired_before_ms):
             data = _decode(raw)
             options = data.get("options", {})
             if business_id is not None and options.get("business_id") != business_id:
@@ -59,14 +59,12 @@ def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int]
 
 
 def _find(message_id: str) -> Optional[tuple[str, bytes, dict]]:
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
+    protocol = _protocol()
     for name in ALL_QUEUES:
-        hash_key = keys.dead_letter_messages(name)
-        raw = client.hget(hash_key, message_id)
+        raw = protocol.dead_letter(name, message_id)
         if raw is not None:
             return name, message_id.encode(), _decode(raw)
-        for redis_id, raw in client.hscan_iter(hash_key, count=500):
+        for redis_id, raw in protocol.scan_dead_letters(name):
             data = _decode(raw)
             if data.get("message_id") == message_id:
                 return name, redis_id, data
@@ -82,24 +80,18 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     if found is None:
         return None
     queue, redis_id, data = found
-    client, keys = runtime.redis, runtime.keys
-    removed = client.zrem(keys.dead_letters(queue), redis_id)
-    client.hdel(keys.dead_letter_messages(queue), redis_id)
-    client.hdel(keys("dead_letter_reasons"), redis_id)
-    client.hdel(keys("redeliveries"), data["message_id"])  # a fresh crash budget too (keyed by message id)
-    if not removed:
+    if not _protocol().remove_dead_letter(queue, redis_id, data["message_id"]):  # a fresh crash budget too
         return None  # someone else requeued it a moment ago
-    options = {k: v for k, v in data.get("options", {}).items()
-               if k not in ("retries", "traceback", "redis_message_id", "eta", "requeue_timestamp", "deferrals")}
+    options = without_broker_options(data.get("options", {}), "retries", "traceback", "requeue_timestamp",
+                                     "deferrals")
     message = Message(queue_name=queue, actor_name=data["actor_name"], args=tuple(data.get("args", ())),
                       kwargs=data.get("kwargs", {}), options=options, message_id=data["message_id"],
                       message_timestamp=data.get("message_timestamp", 0))
     job_id = options.get("job_id")
     if job_id:
         with runtime.database.session() as session:
-            job = job_store.get_job(session, job_id)
-            if job is not None and job.status in (JobStatus.FAILED, JobStatus.RUNNING, JobStatus.QUEUED):
-                job.status, job.finished_at, job.message_id = JobStatus.QUEUED, None, message.message_id
+            job_store.requeue_for_message(session, job_id, message_id=message.message_id,
+                                          allowed=(JobStatus.FAILED, JobStatus.RUNNING, JobStatus.QUEUED))
     broker.enqueue(message)
     log.info("DLQ_REQUEUED queue=%s message_id=%s job_id=%s", queue, message.message_id, job_id or "-")
     return {"message_id": message.message_id, "queue": queue, "job_id": job_id}
@@ -111,12 +103,7 @@ def discard_dead_letter(message_id: str) -> bool:
     if found is None:
         return False
     queue, redis_id, data = found
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
-    removed = client.zrem(keys.dead_letters(queue), redis_id)
-    client.hdel(keys.dead_letter_messages(queue), redis_id)
-    client.hdel(keys("dead_letter_reasons"), redis_id)
-    client.hdel(keys("redeliveries"), data["message_id"])
+    removed = _protocol().remove_dead_letter(queue, redis_id, data["message_id"])
     if removed:
         log.info("DLQ_DISCARDED queue=%s message_id=%s job_id=%s reason=job_retried", queue, data["message_id"],
                  data.get("options", {}).get("job_id", "-"))
@@ -124,12 +111,6 @@ def discard_dead_letter(message_id: str) -> bool:
 
 
 def purge_dead_letters(queue: Optional[str] = None) -> int:
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
-    total = 0
-    for name in ([queue] if queue else ALL_QUEUES):
-        total += client.zcard(keys.dead_letters(name))
-        client.delete(keys.dead_letters(name), keys.dead_letter_messages(name))
-    client.delete(keys("dead_letter_reasons"))
+    total = _protocol().purge_dead_letters([queue] if queue else ALL_QUEUES)
     log.info("DLQ_PURGED count=%d queue=%s", total, queue or "all")
     return total

@@ -4,21 +4,17 @@ Dramatiq's Redis broker sends each message with its own call of its dispatch scr
 call was ~20 % of an accepted job's CPU, and the requests of one group commit (db/job_inserts.py) are
 released together, so their messages arrive together. Here every caller hands its message to one handler
 per process and waits; the handler sends whatever accumulated meanwhile as ONE pipeline of the very same
-dispatch script calls, with the same arguments Dramatiq gives them (heartbeat, maintenance and all), so
-each message lands in Redis exactly as Dramatiq's enqueue would put it there. A caller returns only once
-its own message is in Redis, and a failed pipeline fails every caller in it with the cause.
+dispatch script calls (redis_protocol.enqueue_pipelined), so each message lands in Redis exactly as
+Dramatiq's enqueue would put it there. A caller returns only once its own message is in Redis, and a failed
+pipeline fails every caller in it with the cause.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
 
-from dramatiq.common import current_millis
-from redis.exceptions import NoScriptError
-
 from db.batching import Batcher, Item
-
-ENQUEUE = "enqueue"
+from prosaas.redis_protocol import enqueue_pipelined
 
 
 @dataclass(eq=False)
@@ -46,29 +42,7 @@ class SendBatcher(Batcher[Send]):
             raise copy.copy(item.error).with_traceback(None) from item.error
 
     def handle_batch(self, batch: list[Send]) -> None:
-        script = self.broker.scripts["dispatch"]
-        pending = batch
-        for _ in range(2):  # a second pass only if Redis lost the script (restarted, or SCRIPT FLUSH)
-            results = self._send_pipelined(script.sha, pending)
-            lost = [item for item, result in zip(pending, results) if isinstance(result, NoScriptError)]
-            for item, result in zip(pending, results):
-                if isinstance(result, Exception) and not isinstance(result, NoScriptError):
-                    item.error = result
-            if not lost:
-                return
-            self.broker.client.script_load(script.script)
-            pending = lost
-        for item in pending:
-            item.error = NoScriptError("Redis does not keep the dispatch script loaded")
-
-    def _send_pipelined(self, sha: str, items: list[Send]) -> list:
-        broker = self.broker
-        pipe = broker.client.pipeline(transaction=False)
-        now = current_millis()
-        for item in items:
-            # The arguments of Dramatiq's RedisBroker._dispatch for `enqueue`, in its order.
-            pipe.execute_command("EVALSHA", sha, 1, broker.namespace, ENQUEUE, now, item.queue_name,
-                                 broker.broker_id, broker.heartbeat_timeout, broker.dead_message_ttl,
-                                 broker._should_do_maintenance(ENQUEUE), broker._max_unpack_size(),
-                                 item.redis_message_id, item.data)
-        return pipe.execute(raise_on_error=False)
+        errors = enqueue_pipelined(self.broker, [(item.queue_name, item.redis_message_id, item.data)
+                                                 for item in batch])
+        for item, error in zip(batch, errors):
+            item.error = error

@@ -129,8 +129,7 @@ def _resend(job: BackgroundJob) -> None:
                       kwargs={"business_id": job.business_id, **(job.args or {})},
                       options={"job_id": job.id, "business_id": job.business_id})
     with get_runtime().database.session() as session:
-        row = job_store.get_job(session, job.id)
-        row.message_id = message.message_id
+        job_store.set_message_id(session, job.id, message.message_id)
     _send(message, job.id, None)
 
 
@@ -152,8 +151,7 @@ def control_job(job_id: str, business_id: Optional[int], action: JobControl) -> 
         resuming = action == JobControl.RESUME
         allowed = (JobStatus.PAUSED,) if resuming else (JobStatus.FAILED, JobStatus.CANCELLED)
         if resuming and job.status == JobStatus.RUNNING and job.requested_action == JobControl.PAUSE:
-            job.requested_action = None  # pause not yet honoured: simply withdraw it
-            return job
+            return job_store.withdraw_request(session, job)  # pause not yet honoured: simply withdraw it
         failed_message_id = job.message_id
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
     if action == JobControl.RETRY:  # its dead letter must not be requeued as well: that would run the job twice

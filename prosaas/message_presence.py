@@ -1,15 +1,17 @@
 """Is a tracked job's message anywhere in Redis? The one lookup the reconciler asks before it resends.
 
 A Dramatiq message lives in exactly one of these hashes (redis message id -> encoded message) while it
-exists: `<ns>:<queue>.DQ.msgs` (delay queue), `<ns>:<queue>.msgs` (ready, or held in some worker's
-unacked set `__acks__.<worker>.<queue>`: the set only names ids of this hash), `<ns>:<queue>.XQ.msgs`
-(dead letters), and our per-business waiting lists `<ns>:px:waiting:<actor>:<business>:msgs`.
+exists (key names: prosaas/redis_protocol.py): its delay queue's, its queue's (ready, or held in some
+worker's unacked set, which only names ids of this hash), its dead letters', or our per-business waiting
+lists'.
 Every move between them copies before it deletes (delay queue -> queue, waiting list -> queue, retry ->
 delay queue), so the hashes are read upstream first: a message moving while we read is seen in one of them.
 """
 from __future__ import annotations
 
 from typing import Iterable
+
+from prosaas.redis_protocol import Keys, SlotScripts, delay_queue
 
 # KEYS[1]: one hash of encoded Dramatiq messages (redis message id -> JSON).
 # ARGV[1]: HSCAN cursor ("0" to start); ARGV[2]: HSCAN COUNT; ARGV[3..]: the job ids looked for.
@@ -42,12 +44,13 @@ SCAN_COUNT = 500
 
 def message_hashes(client, namespace: str, queues: Iterable[str]) -> list[str]:
     """Every hash that can hold a message of these queues, upstream first (see the module docstring)."""
-    waiting = sorted(key.decode() if isinstance(key, bytes) else key
-                     for key in client.scan_iter(match=f"{namespace}:px:waiting:*:msgs", count=SCAN_COUNT))
+    keys = Keys(namespace)
+    waiting = sorted(name + ":msgs" for name, _actor, _business in
+                     SlotScripts(client, keys, queued_lease_ms=0, key_ttl_ms=0).waiting_lists())
     queues = list(dict.fromkeys(queues))
-    return (waiting + [f"{namespace}:{queue}.DQ.msgs" for queue in queues]
-            + [f"{namespace}:{queue}.msgs" for queue in queues]
-            + [f"{namespace}:{queue}.XQ.msgs" for queue in queues])
+    return (waiting + [keys.queue_messages(delay_queue(queue)) for queue in queues]
+            + [keys.queue_messages(queue) for queue in queues]
+            + [keys.dead_letter_messages(queue) for queue in queues])
 
 
 def jobs_with_a_message(client, namespace: str, queues: Iterable[str], job_ids: Iterable[str]) -> set[str]:

@@ -85,7 +85,7 @@ class QueuePauses:
 class PausableConsumer(Consumer):
     """Wraps a broker consumer: while its queue is paused it fetches nothing and yields None (idle).
 
-    Delay queues (`<queue>.DQ`) are never paused: a delayed message that falls due moves into its queue
+    Delay queues are never paused: a delayed message that falls due moves into its queue
     and waits there with the others.
     """
 

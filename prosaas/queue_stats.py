@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from prosaas.middleware.slots import waiting_counts
+from prosaas.redis_protocol import Protocol
 from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
 
@@ -28,21 +29,11 @@ def live_workers() -> list[dict[str, Any]]:
 
 def queue_counts() -> dict[str, dict[str, int]]:
     runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
-    pipe = client.pipeline(transaction=False)
-    for queue in ALL_QUEUES:
-        pipe.llen(keys.queue(queue))
-        pipe.hlen(keys.queue_messages(f"{queue}.DQ"))
-        pipe.hlen(keys.queue_messages(queue))
-        pipe.zcard(keys.dead_letters(queue))
-    values = pipe.execute()
-    waiting = waiting_counts(client, keys)
-    counts = {}
-    for index, queue in enumerate(ALL_QUEUES):
-        ready, delayed, held, dead = values[index * 4: index * 4 + 4]
-        counts[queue] = {"ready": ready, "delayed": delayed, "running": max(0, held - ready),
-                         "waiting": waiting.get(queue, 0), "dead_letters": dead}
-    return counts
+    depths = Protocol(runtime.redis, runtime.keys).queue_depths(ALL_QUEUES)
+    waiting = waiting_counts(runtime.redis, runtime.keys)
+    return {queue: {"ready": d["ready"], "delayed": d["delayed"], "running": max(0, d["held"] - d["ready"]),
+                    "waiting": waiting.get(queue, 0), "dead_letters": d["dead_letters"]}
+            for queue, d in depths.items()}
 
 
 def consumer_map(workers: list[dict[str, Any]] | None = None) -> dict[str, list[str]]:

@@ -1,17 +1,15 @@
 """ProsaasBroker: Dramatiq's RedisBroker with per-business slot admission, group acks and lean hook dispatch."""
 from __future__ import annotations
 
-from uuid import uuid4
-
-from dramatiq.brokers.redis import RedisBroker, dq_name
-from dramatiq.common import current_millis
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, MiddlewareError
 
-from prosaas.group_ack import AckBatcher, GroupAckConsumer
+from prosaas.group_ack import AckBatcher
 from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.periodic_dedup import TickEnqueues
 from prosaas.queue_pause import PausableConsumer, QueuePauses
+from prosaas.redis_protocol import Keys, Protocol, is_delay_queue, prepare_for_enqueue, redis_id
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
 
@@ -19,8 +17,9 @@ IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at i
 class ProsaasBroker(RedisBroker):
     """Dramatiq's RedisBroker whose enqueue gives slot-limited messages their per-business slot.
 
-    Its consumers ack in groups (prosaas/group_ack.py), its process's concurrent enqueues share one round
-    trip (prosaas/group_send.py), and middleware hooks are dispatched only to the middleware that define them.
+    Its `do_ack` acks in groups (prosaas/group_ack.py), its `do_enqueue` shares one round trip with the
+    process's concurrent enqueues (prosaas/group_send.py): Dramatiq's own entry points, so code that wraps
+    them still sees every message. Middleware hooks are dispatched only to the middleware that define them.
 
     A message of an actor with `per_business` goes into the queue only with a free slot of its business,
     otherwise into that business's waiting list (BusinessSlots.admit); delayed messages are admitted when
@@ -34,8 +33,17 @@ class ProsaasBroker(RedisBroker):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.acks = AckBatcher(self)
+        self.protocol = Protocol(self.client, Keys(self.namespace))
+        self.acks = AckBatcher(self, self.protocol)
         self.sends = SendBatcher(self)
+
+    def do_enqueue(self, queue_name: str, redis_message_id: str, data: bytes) -> None:
+        """Dramatiq's `enqueue` command, sent together with this process's concurrent enqueues."""
+        self.sends.send(queue_name, redis_message_id, data)
+
+    def do_ack(self, queue_name: str, redis_message_id: str) -> None:
+        """Dramatiq's `ack` command (called by its consumer), done together with this process's other acks."""
+        self.acks.ack(queue_name, redis_message_id)
 
     def declare_actor(self, actor) -> None:
         # Workers, recovery, health and the CLI all read the known queues: a queue only an actor names
@@ -45,42 +53,53 @@ class ProsaasBroker(RedisBroker):
                              f"ALL_QUEUES in prosaas/settings.py ({', '.join(self.known_queues)})")
         super().declare_actor(actor)
 
-    @property
-    def consumer_class(self):
-        return GroupAckConsumer
-
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         # An idle consumer polls Redis with a growing back-off capped at `timeout` (Dramatiq: the worker
         # timeout, 1 s, then 0.5-1 s between polls), so a job sent to a quiet queue waited up to a second
         # (bench/README.md, "Group acks"). Capped at IDLE_POLL_MS an idle consumer costs a few cheap
         # fetches a second.
         consumer = super().consume(queue_name, prefetch=prefetch, timeout=min(timeout, IDLE_POLL_MS))
-        if self.pauses is None or queue_name.endswith(".DQ"):
+        if self.pauses is None or is_delay_queue(queue_name):
             return consumer
         return PausableConsumer(consumer, self.pauses, queue_name)
 
+    def close(self) -> None:
+        """Dramatiq's close, and this process's group-ack and group-send threads stop (after their last batch)."""
+        super().close()
+        self.acks.close()
+        self.sends.close()
+
     # Hook dispatch: Dramatiq calls every middleware's method for every signal, most of them the base
-    # class's no-op; with 13 middleware that loop was a measurable share of a no-op job's CPU (bench/README.md).
-    # Here only the methods a middleware really defines are called, in the same order and error handling.
+    # class's no-op; with 13 middleware that loop was ~14 % of a no-op job's CPU. Here only the middleware
+    # that define a hook are called, in the same order and with the same error handling. The table of who
+    # defines what is forgotten whenever `broker.middleware` changes (add_middleware, append, ...), and each
+    # hook is looked up when called, so a hook replaced later is the one called.
+    @property
+    def middleware(self) -> list:
+        return self.__dict__["_middleware"]
+
+    @middleware.setter
+    def middleware(self, value) -> None:
+        self.__dict__["_middleware"] = _MiddlewareList(value, self._forget_hooks)
+        self._forget_hooks()
+
+    def _forget_hooks(self) -> None:
+        self.__dict__["_hook_cache"] = {}
+
     def _hooks(self, name: str) -> list:
-        cache = self.__dict__.setdefault("_hook_cache", {})
+        cache = self.__dict__["_hook_cache"]
         hooks = cache.get(name)
         if hooks is None:
             default = getattr(Middleware, name, None)
-            bound = [(middleware, getattr(middleware, name, None)) for middleware in self.middleware]
-            hooks = cache[name] = [(middleware, hook) for middleware, hook in bound
-                                   if hook is not None and getattr(hook, "__func__", None) is not default]
+            hooks = cache[name] = [middleware for middleware in self.middleware
+                                   if getattr(getattr(middleware, name, None), "__func__", None) is not default]
         return hooks
-
-    def add_middleware(self, middleware, *, before=None, after=None) -> None:
-        super().add_middleware(middleware, before=before, after=after)
-        self.__dict__.pop("_hook_cache", None)
 
     def emit_before(self, signal: str, *args, **kwargs) -> None:
         name = "before_" + signal
-        for middleware, hook in self._hooks(name):
+        for middleware in self._hooks(name):
             try:
-                hook(self, *args, **kwargs)
+                getattr(middleware, name)(self, *args, **kwargs)
             except MiddlewareError:
                 raise
             except Exception:
@@ -88,26 +107,45 @@ class ProsaasBroker(RedisBroker):
 
     def emit_after(self, signal: str, *args, **kwargs) -> None:
         name = "after_" + signal
-        for middleware, hook in reversed(self._hooks(name)):
+        for middleware in reversed(self._hooks(name)):
             try:
-                hook(self, *args, **kwargs)
+                getattr(middleware, name)(self, *args, **kwargs)
             except Exception:
                 self.logger.critical("Unexpected failure in %s of %r.", name, middleware, exc_info=True)
 
     def enqueue(self, message, *, delay=None):
-        """RedisBroker.enqueue, step for step, but the message goes into Redis through the slot admission
-        (per_business actors) or the group sender (everything else) instead of its own dispatch call."""
+        """RedisBroker.enqueue, step for step, but a message of a per_business actor goes into Redis through
+        its business's slot admission instead of `do_enqueue`."""
         if self.ticks is not None and "scheduled_at" in message.options and not self.ticks.first_for_tick(message):
             return message  # another scheduler already enqueued this tick
         limit = self.slots.limit_for(self, message.actor_name) if self.slots and delay is None else None
-        message = message.copy(options={"redis_message_id": str(uuid4())})
-        if delay is not None:
-            message = message.copy(queue_name=dq_name(message.queue_name),
-                                   options={"eta": current_millis() + delay})
+        message = prepare_for_enqueue(message, delay)
         self.emit_before("enqueue", message, delay)
         if limit:
             self.slots.admit(message, limit)
         else:
-            self.sends.send(message.queue_name, message.options["redis_message_id"], message.encode())
+            self.do_enqueue(message.queue_name, redis_id(message), message.encode())
         self.emit_after("enqueue", message, delay)
         return message
+
+
+class _MiddlewareList(list):
+    """A broker's middleware list that tells the broker when it changes (its hook table is then rebuilt)."""
+
+    def __init__(self, items, changed):
+        super().__init__(items)
+        self._changed = changed
+
+
+def _notifying(name):
+    def method(self, *args, **kwargs):
+        outcome = getattr(list, name)(self, *args, **kwargs)
+        self._changed()
+        return outcome
+    method.__name__ = name
+    return method
+
+
+for _name in ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "__setitem__",
+              "__delitem__", "__iadd__"):
+    setattr(_MiddlewareList, _name, _notifying(_name))

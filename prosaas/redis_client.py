@@ -1,4 +1,4 @@
-"""One Redis client per process for our own keys, named under the configured namespace.
+"""One Redis client per process (key names: prosaas/redis_protocol.py).
 
 With Sentinel addresses the client is redis-py's `Sentinel(...).master_for(...)`: each new connection
 asks the sentinels for the current master, and a connection error or a READONLY answer (the old master
@@ -70,31 +70,3 @@ def sentinel_view(sentinels: Addresses, master: str, sentinel_password: str = ""
     current = max(set(named), key=named.count) if named else None
     return {"master": current, "agreeing": named.count(current) if current else 0, "sentinels": len(sentinels)}
 
-
-class Keys:
-    """Names of our Redis keys; Dramatiq's own keys share the same namespace prefix."""
-
-    def __init__(self, namespace: str):
-        self.namespace = namespace
-
-    def __call__(self, *parts: object) -> str:
-        return ":".join([self.namespace, "px", *map(str, parts)])
-
-    def queue(self, queue_name: str) -> str:
-        return f"{self.namespace}:{queue_name}"
-
-    def queue_messages(self, queue_name: str) -> str:
-        return f"{self.namespace}:{queue_name}.msgs"
-
-    def dead_letters(self, queue_name: str) -> str:
-        return f"{self.namespace}:{queue_name}.XQ"
-
-    def dead_letter_messages(self, queue_name: str) -> str:
-        return f"{self.namespace}:{queue_name}.XQ.msgs"
-
-    @property
-    def dramatiq_heartbeats(self) -> str:
-        return f"{self.namespace}:__heartbeats__"
-
-    def dramatiq_acks(self, broker_id: str, queue_name: str) -> str:
-        return f"{self.namespace}:__acks__.{broker_id}.{queue_name}"

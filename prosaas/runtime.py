@@ -5,7 +5,8 @@ import functools
 from dataclasses import dataclass
 
 from db import Database
-from prosaas.redis_client import Keys, redis_client
+from prosaas.redis_client import redis_client
+from prosaas.redis_protocol import Keys
 from prosaas.settings import Settings, get_settings
 
 

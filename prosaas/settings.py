@@ -146,7 +146,7 @@ class Settings(BaseSettings):
 
     @field_validator("database_url", "redis_url", "baileys_url", "public_base_url", "storage_url",
                      "s3_endpoint_url", "transcription_url", "responder_url", "worker_queues", "transcription_language",
-                     mode="before")
+                     "redis_sentinels", "redis_sentinel_master", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
@@ -169,11 +169,6 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
-
-    @field_validator("redis_sentinels", "redis_sentinel_master", mode="before")
-    @classmethod
-    def _blank_sentinel_is_unset(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("redis_sentinels")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 
+from dramatiq.errors import Retry
 from dramatiq.middleware import Middleware
 
 from prosaas.logs import log_event
@@ -54,12 +55,27 @@ class JobLog(Middleware):
             log_event(log, logging.INFO, "JOB_DONE", actor=message.actor_name, **_ids(message),
                       duration_ms=duration_ms)
         elif message.failed:
-            log_event(log, logging.ERROR, "JOB_FAILED", actor=message.actor_name, **_ids(message),
-                      duration_ms=duration_ms, reason=failure_reason(exception), error=str(exception)[:300])
-        else:
-            log_event(log, logging.WARNING, "JOB_RETRY", actor=message.actor_name, **_ids(message),
-                      retries=message.options.get("retries", 0), reason=failure_reason(exception),
+            log_event(log, _failure_level(broker, message, exception), "JOB_FAILED", actor=message.actor_name,
+                      **_ids(message), duration_ms=duration_ms, reason=failure_reason(exception),
                       error=str(exception)[:300])
+        else:
+            log_event(log, logging.INFO if isinstance(exception, Retry) else logging.WARNING, "JOB_RETRY",
+                      actor=message.actor_name, **_ids(message), retries=message.options.get("retries", 0),
+                      reason=failure_reason(exception), error=str(exception)[:300])
 
     def after_skip_message(self, broker, message):
         self.started.pop(message.message_id, None)
+        if message.failed:  # failed and skipped: only AgeLimit does that (`max_age`)
+            log_event(log, logging.WARNING, "JOB_FAILED", actor=message.actor_name, **_ids(message), reason="max_age")
+
+
+def _failure_level(broker, message, exception) -> int:
+    """As Dramatiq's worker logs it: an exception the actor `throws` is expected (INFO), a `Retry` that ran
+    out of retries is not an error of the code (WARNING); any other failure is an ERROR."""
+    try:
+        throws = message.options.get("throws") or broker.get_actor(message.actor_name).options.get("throws")
+    except Exception:  # an actor unknown here
+        throws = None
+    if throws and isinstance(exception, throws):
+        return logging.INFO
+    return logging.WARNING if isinstance(exception, Retry) else logging.ERROR

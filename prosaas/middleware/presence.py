@@ -14,6 +14,7 @@ from dramatiq.middleware import Middleware
 from db import job_store
 from db.base import utcnow
 from db.models.core import JobStatus
+from prosaas.redis_protocol import is_delay_queue, record_heartbeat
 from prosaas.middleware.retries import retry_policy
 
 log = logging.getLogger("prosaas.worker")
@@ -77,7 +78,7 @@ class WorkerPresence(Middleware):
     def after_worker_boot(self, broker, worker):
         self.broker_id = broker.broker_id
         self.broker = broker
-        self.queues = sorted(q for q in worker.consumers if not q.endswith(".DQ")) if worker.consumers else []
+        self.queues = sorted(q for q in worker.consumers if not is_delay_queue(q)) if worker.consumers else []
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
         self._thread.start()
@@ -131,7 +132,7 @@ class WorkerPresence(Middleware):
                 "service_role": self.service_role, "queues": self.queues, "running": len(self.tracking.running),
                 "started_at": self.started_at, "last_heartbeat": now, **self.stats}
         pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(self.keys.dramatiq_heartbeats, {self.broker_id: int(now * 1000)})
+        record_heartbeat(pipe, self.keys, self.broker_id, int(now * 1000))
         pipe.hset(self.keys("workers"), self.worker_id, json.dumps(info))
         pipe.execute()
         self.slots.renew_leases()

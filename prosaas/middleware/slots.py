@@ -4,13 +4,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from uuid import uuid4
 
 import redis
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
-from prosaas import slot_scripts
+from prosaas.redis_protocol import SlotScripts, prepare_for_enqueue
 from prosaas.settings import PRIORITY_QUEUE
 
 log = logging.getLogger("prosaas.slots")
@@ -50,31 +49,17 @@ class BusinessSlots(Middleware):
         self.key_ttl_ms = 2 * max(self.lease_ms, self.queued_lease_ms)
         self.held: dict[str, tuple] = {}  # message_id -> (limit, business, slots key)
         self._lock = threading.Lock()
-        self._scripts = {name: client.register_script(getattr(slot_scripts, name))
-                         for name in ("ADMIT", "ACQUIRE", "PARK", "RELEASE", "SWEEP")}
+        self.scripts = SlotScripts(client, keys, queued_lease_ms=self.queued_lease_ms, key_ttl_ms=self.key_ttl_ms)
 
     @property
     def actor_options(self):
         return {"per_business"}
 
-    # Keys and limits --------------------------------------------------------------------
-    def slot_key(self, actor_name: str, business_id) -> str:
-        return self.keys("slots", actor_name, business_id)
-
-    def waiting_key(self, actor_name: str, business_id) -> str:
-        return self.keys("waiting", actor_name, business_id)
-
-    def _run(self, script: str, actor_name: str, business_id, limit: int, *extra):
-        waiting = self.waiting_key(actor_name, business_id)
-        return self._scripts[script](
-            keys=[self.slot_key(actor_name, business_id), waiting, waiting + ":msgs"],
-            args=[int(time.time() * 1000), self.queued_lease_ms, limit, self.key_ttl_ms, self.keys.namespace,
-                  *extra])
-
+    # Limits -------------------------------------------------------------------------------
     @staticmethod
-    def _front(message) -> str:
-        """'1' for a message of the priority queue: it waits ahead of its business's backlog."""
-        return "1" if message.queue_name == PRIORITY_QUEUE else "0"
+    def _front(message) -> bool:
+        """A message of the priority queue waits ahead of its business's backlog."""
+        return message.queue_name == PRIORITY_QUEUE
 
     @staticmethod
     def limit_for(broker, actor_name: str) -> int | None:
@@ -97,9 +82,7 @@ class BusinessSlots(Middleware):
 
         Raises redis.RedisError like any enqueue when Redis is down (the caller answers 503).
         """
-        admitted = self._run("ADMIT", message.actor_name, self.business_of(message), limit, message.message_id,
-                             message.options["redis_message_id"], message.queue_name, message.encode(),
-                             self._front(message))
+        admitted = self.scripts.admit(message, self.business_of(message), limit, front=self._front(message))
         if not admitted:
             log.info("JOB_WAITING_FOR_SLOT actor=%s business_id=%s job_id=%s%s limit=%d", message.actor_name,
                      self.business_of(message), message.options.get("job_id", "-"), _subject(message), limit)
@@ -112,21 +95,19 @@ class BusinessSlots(Middleware):
             return
         business_id = self.business_of(message)
         try:
-            active = self._run("ACQUIRE", message.actor_name, business_id, limit, message.message_id,
-                               self.lease_ms)
+            active = self.scripts.acquire(message, business_id, limit, lease_ms=self.lease_ms)
             if active <= 0:
-                waiting = message.copy(options={"redis_message_id": str(uuid4()),
-                                                "deferrals": message.options.get("deferrals", 0) + 1})
-                requeued = self._run("PARK", message.actor_name, business_id, limit, message.message_id,
-                                     waiting.options["redis_message_id"], message.queue_name, waiting.encode(),
-                                     self._front(message))
+                # Not prepare_for_enqueue's delay: the copy keeps its queue (delay queue included).
+                waiting = prepare_for_enqueue(message, deferrals=message.options.get("deferrals", 0) + 1)
+                requeued = self.scripts.park(waiting, business_id, limit, front=self._front(message))
         except redis.RedisError as exc:
             log.warning("SLOT_UNAVAILABLE actor=%s business_id=%s error=%s", message.actor_name, business_id,
                         type(exc).__name__)
             raise SlotUnavailable(f"could not take a {message.actor_name} slot: Redis unreachable") from exc
         if active > 0:
             with self._lock:
-                self.held[message.message_id] = (limit, business_id, self.slot_key(message.actor_name, business_id))
+                self.held[message.message_id] = (limit, business_id,
+                                                 self.scripts.slots_key(message.actor_name, business_id))
             log.info("SLOT_ACQUIRED actor=%s business_id=%s job_id=%s%s active=%d/%d", message.actor_name,
                      business_id, message.options.get("job_id", "-"), _subject(message), active, limit)
             return
@@ -141,8 +122,8 @@ class BusinessSlots(Middleware):
         if held is None:
             return
         limit, business_id, _key = held
-        active = self._run("RELEASE", message.actor_name, business_id, limit, message.message_id)
-        waiting = self.client.llen(self.waiting_key(message.actor_name, business_id))
+        active = self.scripts.release(message.actor_name, business_id, limit, message.message_id)
+        waiting = self.client.llen(self.scripts.waiting_key(message.actor_name, business_id))
         log.info("SLOT_RELEASED actor=%s business_id=%s job_id=%s%s reason=%s active_after=%d/%d waiting_after=%d",
                  message.actor_name, business_id, message.options.get("job_id", "-"), _subject(message), reason,
                  active, limit, waiting)
@@ -172,14 +153,10 @@ class BusinessSlots(Middleware):
     def sweep_waiting(self, broker) -> int:
         """Move waiting messages whose business has free slots again (expired leases) into their queue."""
         moved = 0
-        for key in self.client.scan_iter(match=self.keys("waiting", "*"), count=500):
-            name = key.decode() if isinstance(key, bytes) else key
-            if name.endswith(":msgs"):
-                continue
-            actor_name, business_id = name.split(":")[-2:]
+        for _key, actor_name, business_id in self.scripts.waiting_lists():
             limit = self.limit_for(broker, actor_name)
             if limit:
-                moved += self._run("SWEEP", actor_name, business_id, limit)
+                moved += self.scripts.sweep(actor_name, business_id, limit)
         if moved:
             log.info("SLOT_SWEEP moved=%d", moved)
         return moved
@@ -188,9 +165,7 @@ class BusinessSlots(Middleware):
         """Slots in use per actor, across all workers (for metrics and health)."""
         now = int(time.time() * 1000)
         counts: dict[str, int] = {}
-        for key in self.client.scan_iter(match=self.keys("slots", "*"), count=500):
-            name = key.decode() if isinstance(key, bytes) else key
-            actor = name.split(":")[-2]
+        for name, actor in self.scripts.slot_sets():
             counts[actor] = counts.get(actor, 0) + self.client.zcount(name, now, "+inf")
         return counts
 
@@ -207,15 +182,4 @@ def waiting_counts(client, keys) -> dict[str, int]:
     Each entry names the queue its message goes to (a priority download waits for `high`, not its actor's
     queue), so the count needs no actor registry.
     """
-    names = [key.decode() if isinstance(key, bytes) else key
-             for key in client.scan_iter(match=keys("waiting", "*"), count=500)]
-    names = [name for name in names if not name.endswith(":msgs")]
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.lrange(name, 0, -1)
-    counts: dict[str, int] = {}
-    for entries in pipe.execute():
-        for entry in entries:
-            queue_name = (entry.decode() if isinstance(entry, bytes) else entry).rsplit(" ", 1)[-1]
-            counts[queue_name] = counts.get(queue_name, 0) + 1
-    return counts
+    return SlotScripts(client, keys, queued_lease_ms=0, key_ttl_ms=0).waiting_per_queue()

@@ -149,6 +149,10 @@ class JobTracking(Middleware):
     def after_skip_message(self, broker, message):
         self.running.pop(message.message_id, None)
         self._tokens.pop(message.message_id, None)
+        job_id = message.options.get("job_id")
+        if job_id and message.failed:  # dead-lettered unrun (AgeLimit, `max_age`): the row must not stay queued
+            self.writes.finish(job_id, status=JobStatus.FAILED, reason="max_age",
+                               error="the message was older than its max_age when a worker took it")
 
 
 def _error_name(exc: BaseException) -> str:

@@ -25,3 +25,13 @@ def start_job(actor, business, **kwargs) -> str:
 def wait_status(job_id: str, *statuses: str, timeout: float = 60):
     return wait_for(lambda: (lambda row: row if row and row.status in statuses else None)(job_row(job_id)),
                     timeout, interval=0.2, what=f"job {job_id} to be {'/'.join(statuses)}")
+
+
+def retire_earlier_tests_rows() -> None:
+    """Cancel every queued or running row left by earlier tests of this run (they share one database, and
+    `clean_queues` empties Redis between them): a reconciler under test then sees only its own test's rows."""
+    from sqlalchemy import text
+
+    with get_runtime().database.transaction() as connection:
+        connection.execute(text("UPDATE background_jobs SET status = 'cancelled' "
+                                "WHERE status IN ('queued', 'running')"))

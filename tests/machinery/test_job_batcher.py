@@ -238,7 +238,8 @@ def test_claim_rules_without_batching_on_this_database(runtime, business):
 @postgres_only
 def test_batch_statements_find_rows_by_primary_key_however_many_are_queued(runtime, business):
     """Statistics taken while few rows were queued must not make a batch scan every queued row (a backlog)."""
-    from db.job_batcher import _CLAIM_SQL, _COMPLETE_SQL, PLAN_BY_PRIMARY_KEY
+    from db.job_batcher import PLAN_BY_PRIMARY_KEY
+    from db.job_statements import CLAIM_JOBS_BATCH as _CLAIM_SQL, COMPLETE_JOBS_BATCH as _COMPLETE_SQL
 
     now = utcnow()
     with runtime.database.engine.connect() as connection, connection.begin() as transaction:

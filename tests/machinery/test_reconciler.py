@@ -6,7 +6,7 @@ from db.base import new_id
 from prosaas.message_presence import jobs_with_a_message
 from prosaas.reconciler import Reconciler
 from prosaas.settings import ALL_QUEUES
-from tests.machinery.helpers import job_row, marker, start_job, wait_status
+from tests.machinery.helpers import job_row, marker, retire_earlier_tests_rows, start_job, wait_status
 from tests.support import sample_actors
 from tests.support.processes import wait_for
 
@@ -70,6 +70,7 @@ def test_a_row_claimed_while_redis_was_searched_is_not_resent(business, runtime)
 
 def test_job_committed_but_never_sent_still_runs_once(worker_factory, business, redis_marks, clean_queues, client,
                                                        admin_headers):
+    retire_earlier_tests_rows()
     m = marker()
     job_id = committed_without_message(sample_actors.record_run, business, marker=m)
     worker = worker_factory(queues="default", env={"RECONCILE_AFTER_SECONDS": "2"})

@@ -30,7 +30,7 @@ def queued_ids(runtime) -> list[str]:
 
 
 def waiting_length(slots, business_id) -> int:
-    return slots.client.llen(slots.waiting_key("limited", business_id))
+    return slots.client.llen(slots.scripts.waiting_key("limited", business_id))
 
 
 def send(business_id, tag):
@@ -43,35 +43,34 @@ def test_enqueue_admits_up_to_the_limit_and_the_rest_wait_oldest_first(slots, ru
     assert queued_ids(runtime) == [m.message_id for m in a_messages[:LIMIT]] + [b_message.message_id]
     assert waiting_length(slots, 11) == 2 and waiting_length(slots, 12) == 0
 
-    slots._run("RELEASE", "limited", 11, LIMIT, a_messages[0].message_id)
+    slots.scripts.release("limited", 11, LIMIT, a_messages[0].message_id)
     assert queued_ids(runtime)[-1] == a_messages[3].message_id  # the oldest waiting one moved in
     assert waiting_length(slots, 11) == 1
     moved = dramatiq.Message.decode(runtime.redis.hget(runtime.keys.queue_messages("recordings"),
                                                        runtime.redis.lindex(runtime.keys.queue("recordings"), -1)))
     assert moved.kwargs == a_messages[3].kwargs and moved.options["redis_message_id"]
-    assert runtime.redis.hlen(slots.waiting_key("limited", 11) + ":msgs") == 1
+    assert runtime.redis.hlen(slots.scripts.waiting_key("limited", 11) + ":msgs") == 1
 
 
 def test_a_delivery_without_a_slot_waits_behind_older_messages(slots, runtime, clean_queues):
     admitted = [send(21, f"a{i}") for i in range(LIMIT)]
     for message in admitted:  # they start: their queued slot becomes a running slot
-        assert slots._run("ACQUIRE", "limited", 21, LIMIT, message.message_id, slots.lease_ms) > 0
+        assert slots.scripts.acquire(message, 21, LIMIT, lease_ms=slots.lease_ms) > 0
     waiting = send(21, "older")
     stray = sample_actors.limited.message(business_id=21, marker="stray")  # e.g. its lease ran out in the queue
-    assert slots._run("ACQUIRE", "limited", 21, LIMIT, stray.message_id, slots.lease_ms) == -LIMIT
-    assert slots._run("PARK", "limited", 21, LIMIT, stray.message_id, "r-stray", "recordings", stray.encode(),
-                      "0") == 0
+    assert slots.scripts.acquire(stray, 21, LIMIT, lease_ms=slots.lease_ms) == -LIMIT
+    assert slots.scripts.park(stray.copy(options={"redis_message_id": "r-stray"}), 21, LIMIT, front=False) is False
     assert waiting_length(slots, 21) == 2
 
     for message in admitted[:2]:
-        slots._run("RELEASE", "limited", 21, LIMIT, message.message_id)
+        slots.scripts.release("limited", 21, LIMIT, message.message_id)
     assert queued_ids(runtime)[-2:] == [waiting.message_id, stray.message_id]
     assert waiting_length(slots, 21) == 0
 
 
 def test_the_sweep_lets_waiting_messages_in_when_queued_slots_expire(slots, runtime, broker, clean_queues,
                                                                      monkeypatch):
-    monkeypatch.setattr(slots, "queued_lease_ms", 200)  # slots given at enqueue expire almost at once
+    monkeypatch.setattr(slots.scripts, "queued_lease_ms", 200)  # slots given at enqueue expire almost at once
     for i in range(LIMIT + 2):
         send(31, f"a{i}")
     assert waiting_length(slots, 31) == 2
@@ -88,7 +87,7 @@ def test_a_priority_message_waits_ahead_of_its_business_backlog(slots, runtime, 
     assert waiting_length(slots, 61) == 3
     first_ready = runtime.redis.llen(runtime.keys.queue("recordings"))
     released = queued_ids(runtime)[0]
-    slots._run("RELEASE", "limited", 61, LIMIT, released)
+    slots.scripts.release("limited", 61, LIMIT, released)
     assert runtime.redis.llen(runtime.keys.queue("recordings")) == first_ready  # nothing of the backlog moved
     high = runtime.redis.lrange(runtime.keys.queue("high"), 0, -1)
     assert [dramatiq.Message.decode(runtime.redis.hget(runtime.keys.queue_messages("high"), rid)).message_id

@@ -97,7 +97,7 @@ class TestEnvironment:
     def cleanup_redis(self, url: str, namespace: str) -> None:
         try:
             client = redis.Redis.from_url(url)
-            for pattern in (f"{namespace}:*", f"{namespace}-results:*"):
+            for pattern in (f"{namespace}:*",):
                 keys = list(client.scan_iter(match=pattern, count=1000))
                 for start in range(0, len(keys), 500):
                     client.delete(*keys[start:start + 500])
