@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: wrk run stop status test test-upstream bench install install-test browser redis-server clean screenshot
 
@@ -17,6 +18,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 $(TEST_STAMP): $(STAMP)
 	$(PIP) install --quiet -e '.[test]'
+	@touch $@
+
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(PIP) install --quiet -e '.[test,bench]'
 	@touch $@
 
 install: $(STAMP)
@@ -51,7 +56,7 @@ test-upstream: $(TEST_STAMP)
 wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || echo "wrk could not be installed: bench/bench_api.py needs it"
 
-bench: $(TEST_STAMP) wrk
+bench: $(BENCH_STAMP) wrk
 	@for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:

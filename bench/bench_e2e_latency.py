@@ -69,9 +69,10 @@ def main() -> None:
 
     business_id, key = bench.make_business()
     worker = start_ours(bench.env, bench.tmp, processes=2, greenlets=50, queues="default")
-    port = free_port()
-    web = serve_ours(port, bench.tmp, bench.env)
+    web = None
     try:
+        port = free_port()
+        web = serve_ours(port, bench.tmp, bench.env)
         url = f"http://127.0.0.1:{port}/api/diagnostics/ping"
         wait_http(f"http://127.0.0.1:{port}/readyz")
         paced(url, 50, 2, auth=f"Bearer {key}")  # warm-up: connections, pools, imports
@@ -81,8 +82,9 @@ def main() -> None:
         direct = latencies_of(set(paced_direct(rate, duration, business_id)))
         safe = latencies_of(set(paced_direct(safe_rate, duration, business_id)))
     finally:
-        stop(web)
-        worker.stop()
+        if web is not None:
+            stop(web)
+        stop(worker)
     result_line("e2e_latency", api_rate=api_rate, api_achieved=load["rate_achieved"], api_jobs=len(api),
                 api_p50_ms=round(percentile(api, 50), 1), api_p99_ms=round(percentile(api, 99), 1),
                 http_p50_ms=load["p50_ms"], http_p99_ms=load["p99_ms"],

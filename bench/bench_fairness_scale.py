@@ -23,7 +23,7 @@ def fairness(bench: BenchEnv, backlog: int = 10_000, *, preloaded: bool = False)
     or waits in A's own list), or with preloaded=True put straight into the shared queue (as messages
     enqueued before slots were admitted at enqueue would be), so workers meet them first."""
     from bench.support import actors
-    from bench.support.drain import bulk_load, start_ours
+    from bench.support.drain import bulk_load, start_ours, stop_process
     from prosaas.runtime import get_runtime
     from tests.support.processes import wait_for
 
@@ -53,7 +53,7 @@ def fairness(bench: BenchEnv, backlog: int = 10_000, *, preloaded: bool = False)
         wait_for(all_b_started, 600, interval=0.05, what="B's 10 jobs to start")
         a_done = client.llen(keys("bench", "started", "f", business_a))
     finally:
-        worker.stop()
+        stop_process(worker)
         for key in [*client.scan_iter(match=keys("waiting", "*")), *client.scan_iter(match=keys("bench", "*"))]:
             client.delete(key)
         client.delete(keys.queue("recordings"), keys.queue_messages("recordings"), keys("slots", "limited_job", business_a))
@@ -65,7 +65,7 @@ def fairness(bench: BenchEnv, backlog: int = 10_000, *, preloaded: bool = False)
 
 def scale(bench: BenchEnv, processes_list, sizes) -> tuple[list, dict]:
     from bench.support import actors
-    from bench.support.drain import bulk_load, dramatiq_remaining, start_ours, time_drain, worker_pids
+    from bench.support.drain import bulk_load, dramatiq_remaining, start_ours, stop_process, time_drain, worker_pids
     from bench.support.env import rss_mb
     from prosaas.runtime import get_runtime
     from tests.support.processes import wait_for
@@ -91,7 +91,7 @@ def scale(bench: BenchEnv, processes_list, sizes) -> tuple[list, dict]:
                     pickups.append((began - sent) * 1000)
                 rows.append((processes, size, size / seconds, percentile(pickups, 50), percentile(pickups, 99)))
         finally:
-            worker.stop()
+            stop_process(worker)
     return rows, rss
 
 

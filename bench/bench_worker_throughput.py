@@ -42,7 +42,7 @@ def measure_raw(bench: BenchEnv, n: int) -> float:
 
 def measure_ours_untracked(bench: BenchEnv, n: int, extra_env: dict | None = None) -> float:
     from bench.support import actors
-    from bench.support.drain import bulk_load, dramatiq_remaining, start_ours, time_drain
+    from bench.support.drain import bulk_load, dramatiq_remaining, start_ours, stop_process, time_drain
     from prosaas.runtime import get_runtime
 
     client = get_runtime().redis
@@ -51,7 +51,7 @@ def measure_ours_untracked(bench: BenchEnv, n: int, extra_env: dict | None = Non
     try:
         seconds = time_drain(dramatiq_remaining(client, bench.namespace), n)
     finally:
-        worker.stop()
+        stop_process(worker)
     return n / seconds
 
 
@@ -59,7 +59,7 @@ def measure_ours_tracked(bench: BenchEnv, n: int, durable: bool = True) -> tuple
     from sqlalchemy import func, select
 
     from bench.support import actors
-    from bench.support.drain import dramatiq_remaining, start_ours, time_drain
+    from bench.support.drain import dramatiq_remaining, start_ours, stop_process, time_drain
     from db.models.core import BackgroundJob
     from prosaas.jobs import enqueue_tracked
     from prosaas.runtime import get_runtime
@@ -73,7 +73,7 @@ def measure_ours_tracked(bench: BenchEnv, n: int, durable: bool = True) -> tuple
     try:
         seconds = time_drain(dramatiq_remaining(client, bench.namespace), n)
     finally:
-        worker.stop()
+        stop_process(worker)
     with get_runtime().database.session() as session:
         completed = session.scalar(select(func.count()).select_from(BackgroundJob).where(
             BackgroundJob.status == "completed", BackgroundJob.business_id == business_id))

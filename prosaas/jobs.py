@@ -15,6 +15,7 @@ from db import job_store
 from db.base import new_id
 from db.job_inserts import JobInsertWriter
 from db.models.core import BackgroundJob, JobControl, JobStatus
+from prosaas.accept import AcceptWriter
 from prosaas.dead_letters import discard_dead_letter
 from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.middleware.tracking import HandedOn, current_job_id
@@ -67,6 +68,14 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
         with runtime.database.session() as session:
             job, created = job_store.create_batch_job_once(session, **fields)
         enqueued = Enqueued(job.id, job.status, created, _job=job)
+    elif delay_ms is None and not runtime.database.is_sqlite and _broker().can_send_in_group(message):
+        # One hop: committed with the rows of concurrent requests, then sent with their messages.
+        row = job_store.new_job_row(**fields)
+        try:
+            _accept_writer(runtime.database).accept(row, message)
+        except BROKER_ERRORS as exc:
+            _enqueue_failed(job_id, exc)
+        return Enqueued(job_id, row["status"], True, _row=row)
     else:  # committed together with the rows of concurrent requests (one durable commit for all)
         row = job_store.new_job_row(**fields)
         _row_writer(runtime.database).insert(row)
@@ -111,15 +120,30 @@ def _row_writer(database) -> JobInsertWriter:
     return writer
 
 
+_accept_writers: dict[object, AcceptWriter] = {}
+
+
+def _accept_writer(database) -> AcceptWriter:
+    """This process's one-hop writer of new job rows and their messages for `database`."""
+    writer = _accept_writers.get(database)
+    if writer is None:
+        writer = _accept_writers.setdefault(database, AcceptWriter(database, _broker()))
+    return writer
+
+
 def _send(message, job_id: str, delay_ms: Optional[int]) -> None:
     try:
         _broker().enqueue(message, delay=delay_ms)
     except BROKER_ERRORS as exc:
-        with get_runtime().database.session() as session:
-            job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="broker_unavailable",
-                                 error=f"could not enqueue: broker unreachable ({type(exc).__name__})")
-        log.error("JOB_ENQUEUE_FAILED job_id=%s reason=broker_unavailable", job_id)
-        raise BrokerUnavailable("the job broker (Redis) is unreachable; try again shortly") from exc
+        _enqueue_failed(job_id, exc)
+
+
+def _enqueue_failed(job_id: str, exc: BaseException):
+    with get_runtime().database.session() as session:
+        job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="broker_unavailable",
+                             error=f"could not enqueue: broker unreachable ({type(exc).__name__})")
+    log.error("JOB_ENQUEUE_FAILED job_id=%s reason=broker_unavailable", job_id)
+    raise BrokerUnavailable("the job broker (Redis) is unreachable; try again shortly") from exc
 
 
 def _resend(job: BackgroundJob) -> None:

@@ -9,7 +9,7 @@ from prosaas.group_send import SendBatcher
 from prosaas.middleware.slots import BusinessSlots
 from prosaas.periodic_dedup import TickEnqueues
 from prosaas.queue_pause import PausableConsumer, QueuePauses
-from prosaas.redis_protocol import Keys, Protocol, is_delay_queue, prepare_for_enqueue, redis_id
+from prosaas.redis_protocol import Keys, Protocol, enqueue_pipelined, is_delay_queue, prepare_for_enqueue, redis_id
 
 IDLE_POLL_MS = 100  # the longest an idle consumer sleeps between two looks at its queue
 
@@ -128,6 +128,24 @@ class ProsaasBroker(RedisBroker):
         self.emit_after("enqueue", message, delay)
         return message
 
+    def can_send_in_group(self, message) -> bool:
+        """Whether `enqueue_group` may send this undelayed message: not a scheduler tick (de-duplicated in
+        `enqueue`), not one that waits for its business's slot."""
+        return ("scheduled_at" not in message.options
+                and not (self.slots and self.slots.limit_for(self, message.actor_name)))
+
+    def enqueue_group(self, messages) -> list[BaseException | None]:
+        """`enqueue` for several undelayed messages (can_send_in_group) in ONE pipelined round trip made by the
+        calling thread itself, with the same hooks, script and arguments; returns each message's error or None.
+        Raises when the round trip itself fails (Redis unreachable)."""
+        prepared = [prepare_for_enqueue(message) for message in messages]
+        for message in prepared:
+            self.emit_before("enqueue", message, None)
+        errors = enqueue_pipelined(self, [(m.queue_name, redis_id(m), m.encode()) for m in prepared])
+        for message, error in zip(prepared, errors):
+            if error is None:
+                self.emit_after("enqueue", message, None)
+        return errors
 
 class _MiddlewareList(list):
     """A broker's middleware list that tells the broker when it changes (its hook table is then rebuilt)."""

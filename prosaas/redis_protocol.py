@@ -164,6 +164,12 @@ def record_heartbeat(pipe, keys: Keys, broker_id: str, at_ms: int) -> None:
     pipe.zadd(keys.heartbeats, {broker_id: at_ms})
 
 
+def record_heartbeat_of_exited(pipe, keys: Keys, broker_id: str) -> None:
+    """A broker whose process is known to have exited gets heartbeat 0 (only if it still has one): the next
+    recovery sweep (RECOVER) takes it for dead at once instead of after the dead-after window."""
+    pipe.zadd(keys.heartbeats, {broker_id: 0}, xx=True)
+
+
 # Acks, recovery, dead letters, queue depths ------------------------------------------------------------
 # KEYS: heartbeats, the broker's acks set of the queue, the queue's .msgs. ARGV: now (ms), broker id,
 # redis message ids... Dramatiq's `ack` (with its heartbeat) for each id. Returns the number of ids.

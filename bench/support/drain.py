@@ -33,16 +33,29 @@ def start_raw(env: dict, log_dir: Path, *, processes: int = 2, greenlets: int = 
                             start_new_session=True)
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+def stop_process(process, timeout: float = 30) -> None:
+    """Stop a role (RoleProcess) or a Popen started in its own session, then SIGKILL whatever is left of its
+    process group: a leader that exited (or was killed) must never leave its worker processes running."""
     import signal
 
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+    popen = getattr(process, "process", process)
+    try:
+        if hasattr(process, "stop"):
+            process.stop(timeout)
+        elif popen is not None and popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGTERM)
+            try:
+                popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        if popen is not None:
+            try:
+                os.killpg(popen.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if popen.poll() is None:
+                popen.wait(10)
 
 
 def bulk_load(client, namespace: str, messages, queue: str = "default", batch: int = 1000) -> int:

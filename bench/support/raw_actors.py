@@ -13,3 +13,11 @@ dramatiq.set_broker(broker)
 @dramatiq.actor(queue_name="default", max_retries=3)
 def noop(business_id: int = 0, n: int = 0) -> None:
     """Does nothing."""
+
+
+@dramatiq.actor(queue_name="default", max_retries=3)
+def stamp(sent: float = 0.0) -> None:
+    """Records when it started, next to when it was sent (enqueue -> start latency)."""
+    import time
+
+    broker.client.rpush(os.environ["BENCH_STAMPS_KEY"], f"{sent}:{time.time()}")

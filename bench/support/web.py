@@ -81,14 +81,6 @@ def paced(url: str, rate: float, duration: float, *, auth: str = "", body: str =
 
 
 def stop(process) -> None:
-    import signal
+    from bench.support.drain import stop_process
 
-    if hasattr(process, "stop"):
-        process.stop()
-        return
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    stop_process(process)

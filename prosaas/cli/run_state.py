@@ -29,7 +29,10 @@ def fingerprint(settings) -> dict[str, str]:
     from prosaas.cli.stack import PROGRAMS_DIR, SUPERVISORD_CONF
 
     values = settings.model_dump(mode="json")
-    digests = {env: _digest(values[name]) for name, env in setting_names().items() if name not in PER_PROGRAM}
+    # Fields excluded from a dump (legacy names such as RQ_QUEUES, already folded into their successors) are
+    # fingerprinted through the setting they feed.
+    digests = {env: _digest(values[name]) for name, env in setting_names().items()
+               if name not in PER_PROGRAM and name in values}
     conf = SUPERVISORD_CONF.read_bytes() + b"".join(p.read_bytes() for p in sorted(PROGRAMS_DIR.glob("*.conf")))
     digests["supervisord.conf"] = _digest(conf.decode(errors="replace"))
     return digests

@@ -14,8 +14,9 @@ from dramatiq.middleware import Middleware
 from db import job_store
 from db.base import utcnow
 from db.models.core import JobStatus
-from prosaas.redis_protocol import is_delay_queue, record_heartbeat
+from prosaas.redis_protocol import is_delay_queue, record_heartbeat, record_heartbeat_of_exited
 from prosaas.middleware.retries import retry_policy
+from prosaas.process_identity import Liveness, liveness, process_identity
 
 log = logging.getLogger("prosaas.worker")
 
@@ -27,6 +28,13 @@ class WorkerPresence(Middleware):
     busy with long jobs is never taken for dead), writes its entry in the worker registry
     (host, pid, queues, jobs running), renews its slot leases and the heartbeat of its running
     jobs, and runs crash recovery. On shutdown it logs processed/succeeded/failed and uptime.
+
+    Note:
+      A worker of this host whose process has exited (its registry entry's pid is gone or is
+      another process now, see ``prosaas.process_identity``) is recovered at the next beat of
+      any worker on the same host, without waiting ``dead_after_seconds``. A worker whose pid is
+      alive is never recovered early, however long a CPU-bound job keeps it from heartbeating;
+      workers on other hosts are judged by the heartbeat timeout alone.
     """
 
     def __init__(self, *, client, keys, database, tracking, slots, recovery, heartbeat_seconds: float,
@@ -46,6 +54,7 @@ class WorkerPresence(Middleware):
         self.broker_id = None
         self.broker = None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.identity: dict = {}
         self._stop = threading.Event()
         self._thread = None
 
@@ -78,6 +87,7 @@ class WorkerPresence(Middleware):
     def after_worker_boot(self, broker, worker):
         self.broker_id = broker.broker_id
         self.broker = broker
+        self.identity = process_identity()  # in the worker process itself, not the parent that built us
         self.queues = sorted(q for q in worker.consumers if not is_delay_queue(q)) if worker.consumers else []
         self.started_at = time.time()
         self._thread = threading.Thread(target=self._loop, name="prosaas-presence", daemon=True)
@@ -113,9 +123,12 @@ class WorkerPresence(Middleware):
             return heartbeat_at is not None and utcnow() - heartbeat_at < dt.timedelta(
                 seconds=self.dead_after_seconds)
         try:
-            return time.time() - json.loads(raw).get("last_heartbeat", 0) < self.dead_after_seconds
+            entry = json.loads(raw)
         except ValueError:
             return False
+        if entry.get("exited") or liveness(entry) is Liveness.EXITED:
+            return False
+        return time.time() - entry.get("last_heartbeat", 0) < self.dead_after_seconds
 
     # Heartbeat loop -------------------------------------------------------------------
     def _loop(self):
@@ -130,7 +143,8 @@ class WorkerPresence(Middleware):
         now = time.time()
         info = {"worker": self.worker_id, "host": socket.gethostname(), "pid": os.getpid(), "role": self.role,
                 "service_role": self.service_role, "queues": self.queues, "running": len(self.tracking.running),
-                "started_at": self.started_at, "last_heartbeat": now, **self.stats}
+                "started_at": self.started_at, "last_heartbeat": now, "broker_id": self.broker_id, **self.identity,
+                **self.stats}
         pipe = self.client.pipeline(transaction=False)
         record_heartbeat(pipe, self.keys, self.broker_id, int(now * 1000))
         pipe.hset(self.keys("workers"), self.worker_id, json.dumps(info))
@@ -141,12 +155,40 @@ class WorkerPresence(Middleware):
         if running:
             with self.database.session() as session:
                 job_store.touch_heartbeats(session, running)
-        self._recover()
+        self._recover(sweep_now=self._mark_exited_workers())
 
-    def _recover(self) -> None:
-        # One worker at a time does the sweep; others skip this beat.
+    def _mark_exited_workers(self) -> bool:
+        """Find this host's workers whose process has exited and make the next sweep recover them.
+
+        Their Dramatiq heartbeat is set to 0 (only if still present), which is what the recovery script
+        takes for dead; their registry entry is marked ``exited`` so a job row they held can be taken
+        over and they are reported once. Returns whether any was found.
+        """
+        exited = {}
+        for worker, raw in self.client.hgetall(self.keys("workers")).items():
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if entry.get("broker_id") and not entry.get("exited") and liveness(entry) is Liveness.EXITED:
+                exited[worker] = entry
+        if not exited:
+            return False
+        pipe = self.client.pipeline(transaction=False)
+        for worker, entry in exited.items():
+            record_heartbeat_of_exited(pipe, self.keys, entry["broker_id"])
+            pipe.hset(self.keys("workers"), worker, json.dumps({**entry, "exited": True}))
+        pipe.execute()
+        for worker, entry in exited.items():
+            log.warning("WORKER_EXITED worker=%s pid=%s detected_by=%s silent_s=%.1f", _name(worker),
+                        entry.get("pid"), self.worker_id, time.time() - entry.get("last_heartbeat", 0))
+        return True
+
+    def _recover(self, *, sweep_now: bool = False) -> None:
+        # One worker at a time does the sweep; others skip this beat. A worker that has just found an
+        # exited process sweeps at once: the script is atomic per queue, so a second sweeper is harmless.
         if not self.client.set(self.keys("recovery", "lock"), self.worker_id, nx=True,
-                               px=int(self.heartbeat_seconds * 1000)):
+                               px=int(self.heartbeat_seconds * 1000)) and not sweep_now:
             return
         _requeued, crashed = self.recovery.run_once()
         if crashed:
@@ -180,3 +222,7 @@ class WorkerPresence(Middleware):
                     self.client.hdel(self.keys("workers"), worker)
             except ValueError:
                 self.client.hdel(self.keys("workers"), worker)
+
+
+def _name(worker) -> str:
+    return worker.decode() if isinstance(worker, bytes) else worker

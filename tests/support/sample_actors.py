@@ -104,3 +104,13 @@ def batch_counter(business_id: int, marker: str, total: int = 20, step_ms: int =
         if action:
             progress.honour(action)
             return
+
+
+@dramatiq.actor(queue_name="default", max_retries=0)
+def cpu_busy(business_id: int, marker: str, seconds: float = 10) -> None:
+    """Spins without ever yielding to gevent: its process is alive but sends no heartbeat meanwhile."""
+    _redis().rpush(mark("runs", marker), os.getpid())
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+    _redis().rpush(mark("finished", marker), os.getpid())
