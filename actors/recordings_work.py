@@ -14,22 +14,13 @@ from db.base import utcnow
 from db.models.recordings import RecordingStatus
 from prosaas.clients import recording_files, transcription, twilio_api, twilio_recordings
 from prosaas.errors import BadInput, PermanentError
-from prosaas.middleware.retries import DEFAULT_MAX_RETRIES, describe_error
+from prosaas.middleware.retries import describe_error, is_final_attempt
 from prosaas.runtime import get_runtime
 from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.recordings")
 
 CLEANUP_BATCH = 200
-
-
-def is_final_attempt(actor, exception: BaseException) -> bool:
-    """True when the job machinery will not retry after this exception (permanent, or retries spent)."""
-    if isinstance(exception, PermanentError):
-        return True
-    message = CurrentMessage.get_current_message()
-    retries = message.options.get("retries", 0) if message else 0
-    return retries >= actor.options.get("max_retries", DEFAULT_MAX_RETRIES)
 
 
 @dataclass(frozen=True)

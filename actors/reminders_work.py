@@ -15,7 +15,7 @@ from db.base import utcnow
 from db.businesses import get_business
 from db.models.messaging import ReminderSendStatus
 from prosaas.errors import BrokerUnavailable
-from prosaas.jobs import enqueue_tracked
+from prosaas.jobs import enqueue_tracked_or_undo
 from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.reminders")
@@ -43,11 +43,11 @@ def _local_time(due_at: dt.datetime, timezone: str) -> str:
 
 
 def _enqueue_push(business_id: int, reminder_id: str, user_id: str, text: str, due_at: dt.datetime,
-                  offset: int, timezone: str):
+                  offset: int, timezone: str, *, undo):
     from actors.push import push_send
 
     local = _local_time(due_at, timezone)
-    return enqueue_tracked(push_send, business_id=business_id, kwargs={
+    return enqueue_tracked_or_undo(push_send, business_id=business_id, undo=undo, kwargs={
         "user_id": user_id, "title": f"Reminder at {local}", "body": text,
         "data": {"reminder_id": reminder_id, "offset_minutes": offset, "due_at": due_at.isoformat()},
         "notification_key": f"reminder:{reminder_id}:{offset}"})
@@ -86,12 +86,15 @@ def run_tick(now: dt.datetime | None = None) -> dict[str, int]:
             for earlier in superseded:
                 if reminders_store.claim_offset(session, reminder, earlier, ReminderSendStatus.SKIPPED) is not None:
                     counts["skipped_offsets"] += 1
+
+        def release_claim(claim_id=claim.id):  # the next tick claims this offset again
+            with database.session() as session:
+                reminders_store.release_claim(session, claim_id)
+
         try:
             enqueued = _enqueue_push(business_id, reminder_id, user_id, text, due_at, offset,
-                                     timezones.get(business_id, "UTC"))
+                                     timezones.get(business_id, "UTC"), undo=release_claim)
         except BrokerUnavailable:
-            with database.session() as session:
-                reminders_store.release_claim(session, claim.id)
             counts["enqueue_failed"] += 1
             continue
         with database.session() as session:
@@ -120,7 +123,8 @@ def _recover_orphaned_claims(now: dt.datetime) -> int:
             continue
         try:
             enqueued = _enqueue_push(reminder.business_id, reminder.id, reminder.user_id, reminder.text,
-                                     reminder.due_at, send.offset_minutes, business.timezone if business else "UTC")
+                                     reminder.due_at, send.offset_minutes, business.timezone if business else "UTC",
+                                     undo=lambda: None)  # the claim stays taken over: orphaned again, retried later
         except BrokerUnavailable:
             continue
         with database.session() as session:

@@ -5,7 +5,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import redis
 from dramatiq import Message
@@ -83,6 +83,30 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
     if enqueued.created:
         _send(message, job_id, delay_ms)
     return enqueued
+
+
+def enqueue_tracked_or_undo(actor, *, business_id: int, kwargs: dict[str, Any], undo: Callable[[], None],
+                            queue_name: Optional[str] = None, delay_ms: Optional[int] = None) -> Enqueued:
+    """`enqueue_tracked`, for a job that serves a domain row the caller has just written: if the job cannot be
+    started, `undo()` takes that row back before the error reaches the caller.
+
+    The one compensation for "write a row, enqueue its job": a row whose job never started would wait for ever
+    (or turn a sender's retry into a duplicate). The caller's error stays the one raised (BrokerUnavailable:
+    answer 503); if the undo fails as well (the database went too), that is logged and the first error raised.
+
+    >>> enqueue_tracked_or_undo(send_broadcast, business_id=7, kwargs={"broadcast_id": 3},
+    ...                         undo=lambda: discard_broadcast(3))
+    """
+    try:
+        return enqueue_tracked(actor, business_id=business_id, kwargs=kwargs, queue_name=queue_name,
+                               delay_ms=delay_ms)
+    except Exception as exc:
+        try:
+            undo()
+        except Exception as undo_error:
+            log.error("JOB_ENQUEUE_UNDO_FAILED actor=%s business_id=%s error=%s cause=%s", actor.actor_name,
+                      business_id, type(undo_error).__name__, type(exc).__name__)
+        raise
 
 
 _row_writers: dict[object, JobInsertWriter] = {}

@@ -18,7 +18,8 @@ Ours (`ns:px:...`; Keys.__call__ names them):
   ns:px:slots:<actor>:<business>         sorted set: message id -> slot lease expiry (ms)
   ns:px:waiting:<actor>:<business>       list: "<message id> <redis message id> <queue>", next first
   ns:px:waiting:<actor>:<business>:msgs  hash: redis message id -> encoded message (its only copy)
-  ns:px:redeliveries                     hash: Dramatiq message id -> deliveries to crashed workers
+  ns:px:redeliveries                     hash: Dramatiq message id -> deliveries to crashed workers (RECOVER
+                                         counts; ACK_MANY and a finished job's skip drop the count)
   ns:px:dead_letter_reasons              hash: redis message id -> why it was dead-lettered
   ns:px:results:<queue>:<actor>:<message id>  list: the stored result (Dramatiq's Results middleware)
   ns:px:workers, ns:px:recovery:*        worker registry and recovery locks (middleware/presence.py)
@@ -171,12 +172,22 @@ def record_heartbeat_of_exited(pipe, keys: Keys, broker_id: str) -> None:
 
 
 # Acks, recovery, dead letters, queue depths ------------------------------------------------------------
-# KEYS: heartbeats, the broker's acks set of the queue, the queue's .msgs. ARGV: now (ms), broker id,
-# redis message ids... Dramatiq's `ack` (with its heartbeat) for each id. Returns the number of ids.
+# KEYS: heartbeats, the broker's acks set of the queue, the queue's .msgs, our crash-redelivery counts.
+# ARGV: now (ms), broker id, redis message ids... Dramatiq's `ack` (with its heartbeat) for each id; a
+# message acked for good also drops its crash-redelivery count (the hash is empty but after a crash, so
+# this reads the message only then). Returns the number of ids.
 ACK_MANY = """
 redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
+local counted = redis.call('hlen', KEYS[4]) > 0
 for i = 3, #ARGV do
   if redis.call('srem', KEYS[2], ARGV[i]) > 0 then
+    if counted then
+      local data = redis.call('hget', KEYS[3], ARGV[i])
+      local ok, decoded = pcall(cjson.decode, data or '')
+      if ok and type(decoded) == 'table' and decoded['message_id'] then
+        redis.call('hdel', KEYS[4], decoded['message_id'])
+      end
+    end
     redis.call('hdel', KEYS[3], ARGV[i])
   end
 end
@@ -253,8 +264,8 @@ class Protocol:
 
     def ack_many(self, broker_id: str, queue_name: str, redis_ids: list[str]) -> None:
         keys = self.keys
-        self._ack_many(keys=[keys.heartbeats, keys.acks(broker_id, queue_name), keys.queue_messages(queue_name)],
-                       args=[now_ms(), broker_id, *redis_ids])
+        self._ack_many(keys=[keys.heartbeats, keys.acks(broker_id, queue_name), keys.queue_messages(queue_name),
+                             keys("redeliveries")], args=[now_ms(), broker_id, *redis_ids])
 
     def recover(self, queue_name: str, *, dead_after_ms: int, max_redeliveries: int,
                 dead_letter_ttl_ms: int) -> tuple[int, list[bytes], int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dramatiq.common import compute_backoff
 from dramatiq.errors import Retry
 import redis
-from dramatiq.middleware import Retries
+from dramatiq.middleware import CurrentMessage, Retries
 
 from prosaas.errors import PermanentError
 
@@ -64,6 +64,34 @@ class ProsaasRetries(Retries):
         max_backoff = message.options.get("max_backoff", options.get("max_backoff", self.max_backoff))
         return compute_backoff(message.options.get("retries", 0), factor=min_backoff, jitter=False,
                                max_backoff=max_backoff)[1]
+
+
+def is_final_attempt(actor, exception: BaseException, message=None) -> bool:
+    """Is this failing attempt the message's last try? The question Retries answers after the actor returns,
+    asked from inside it: an actor that keeps its own row's state (a recording, an audio session) records the
+    final failure while it still holds the row.
+
+    True when `exception` is permanent or in the actor's ``throws``, when ``retry_when`` says no, or when the
+    retries are spent (``max_retries`` of the message, else of the actor, else the broker's Retries default);
+    also when the actor's broker retries nothing. `message` defaults to the one being processed (CurrentMessage).
+
+    >>> except Exception as exc:
+    ...     final = is_final_attempt(download_recording, exc)
+    """
+    retries_middleware = next((m for m in actor.broker.middleware if isinstance(m, Retries)), None)
+    if retries_middleware is None or isinstance(exception, PermanentError):
+        return True
+    message = message if message is not None else CurrentMessage.get_current_message()
+    options = message.options if message is not None else {}
+    throws = options.get("throws") or actor.options.get("throws")
+    if throws and isinstance(exception, throws):
+        return True
+    retries = options.get("retries", 0)
+    retry_when = actor.options.get("retry_when", retries_middleware.retry_when)
+    if retry_when is not None:
+        return not retry_when(retries, exception)
+    max_retries = options.get("max_retries", actor.options.get("max_retries", retries_middleware.max_retries))
+    return max_retries is not None and retries >= max_retries
 
 
 def record_dead_letter_reason(message, reason: str, error: str) -> None:

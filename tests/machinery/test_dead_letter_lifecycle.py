@@ -21,10 +21,13 @@ def test_crash_redelivery_counts_are_pruned_when_the_crashing_jobs_finish(worker
         time.sleep(0.3)
     assert all(wait_status(j, "completed", timeout=5) for j in job_ids)
     assert all(redis_marks.finished(m) == 1 for m in markers)
-    wait_for(lambda: runtime.redis.hlen(runtime.keys("redeliveries")) == 0, 30,
-             what=f"the redelivery counter hash to be empty again (job message ids "
-                  f"{[job_row(j).message_id for j in job_ids]})")
-    # (the hash's leftover keys, if any, are in the failure: compare them with the jobs' message ids)
+    try:
+        wait_for(lambda: runtime.redis.hlen(runtime.keys("redeliveries")) == 0, 30,
+                 what="the redelivery counter hash to be empty again")
+    except AssertionError as exc:
+        left = runtime.redis.hgetall(runtime.keys("redeliveries"))
+        raise AssertionError(f"{exc}: left {left}, the jobs' message ids "
+                             f"{[job_row(j).message_id for j in job_ids]}") from None
 
 
 def test_a_skipped_copy_of_a_finished_job_drops_its_crash_count(worker_factory, business, runtime, broker,

@@ -12,7 +12,7 @@ from actors.sessions import process_audio_session
 from prosaas.middleware.slots import BusinessSlots
 from tests.recordings.test_sessions import session_of, upload
 from tests.security.audio_files import flac_bomb
-from tests.support.processes import start_worker
+from tests.support.processes import start_worker, wait_for
 
 WORKER_MAX_SECONDS = 3600  # the worker's SESSION_MAX_SECONDS; the in-process web keeps the 4 h default
 
@@ -67,7 +67,10 @@ def test_audio_longer_than_the_limit_fails_as_bad_audio_without_a_retry(client, 
         view = session_of(client, business, accepted.json["session_id"], "failed", "completed", timeout=120)
         assert view["status"] == "failed" and view["attempts"] == 1, view
         assert "BadAudio" in view["error"] and view["result"] is None
-        job = client.simulate_get(f"/api/jobs/{accepted.json['job_id']}", headers=business.headers).json
+        # The session row turns failed inside the actor; the job row's outcome is written just after it.
+        job = wait_for(lambda: (lambda j: j if j["status"] not in ("queued", "running") else None)(
+            client.simulate_get(f"/api/jobs/{accepted.json['job_id']}", headers=business.headers).json),
+            30, what="the job's outcome")
         assert job["status"] == "failed" and job["attempts"] == 1, job
     assert "SESSION_RETRY" not in session_worker.log()
 

@@ -50,7 +50,7 @@ def test_an_operator_sees_the_full_error(client, runtime, business, admin_header
 
 def _unreachable_app(test_env):
     from db import Database
-    from prosaas.redis_client import Keys
+    from prosaas.redis_protocol import Keys
     from prosaas.runtime import Runtime
     from web.app import create_app
 

@@ -4,7 +4,7 @@ from enum import Enum
 
 import pytest
 
-from actors.recordings import Playback, PlaybackState
+from actors.recordings_service import Playback, PlaybackState
 from db.job_store import Claim, ClaimAction
 from db.models.core import JobControl, JobStatus
 from prosaas.scheduler import TickOutcome

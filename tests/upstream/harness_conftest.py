@@ -25,12 +25,15 @@ from prosaas.settings import ALL_QUEUES
 class UpstreamBroker(ProsaasBroker):
     fail_fast_default = False  # StubBroker's is True: the `stub_broker` fixture sets it
 
-    def emit_after(self, signal, *args, **kwargs):
-        if signal == "nack":  # the exception now (the worker clears it right after), by type and args: keeping
-            message, exception = args[0], args[0]._exception  # the object would keep its frames alive
+    def emit_before(self, signal, *args, **kwargs):
+        # Recorded before the nack reaches Redis, so a join that sees the queue empty also sees the failure
+        # (recording it after the nack raced with join on a loaded machine). The exception is kept by type
+        # and args: keeping the object would keep its frames alive.
+        if signal == "nack":
+            message, exception = args[0], args[0]._exception
             failure = (type(exception), exception.args) if exception is not None else None
             self.__dict__.setdefault("_nacked", []).append((message.queue_name, failure))
-        super().emit_after(signal, *args, **kwargs)
+        super().emit_before(signal, *args, **kwargs)
 
     def join(self, queue_name, *, interval=100, timeout=None, fail_fast=None):
         """RedisBroker.join; with fail_fast (StubBroker's), raise the failure of a message dead-lettered."""

@@ -9,9 +9,7 @@ import falcon
 from pydantic import BaseModel, Field, field_validator
 from spectree import Response
 
-from actors.broadcasts import send_broadcast
-from db import broadcasts_store, job_store
-from prosaas.jobs import enqueue_tracked
+from actors.broadcasts_service import broadcast_view, start_broadcast
 from web.spec import ErrorBody, api
 
 MAX_RECIPIENTS = 10_000
@@ -87,33 +85,10 @@ class BroadcastsCollection:
         """Start a broadcast; follow it at /api/broadcasts/{broadcast_id} or /api/jobs/{job_id}.
 
         Only one broadcast per business is active at a time: asking again returns the active one."""
-        database = req.context.runtime.database
-        business_id = req.context.business_id
-        with database.session() as session:
-            active = job_store.find_active_job(session, business_id, send_broadcast.options["job_type"])
-            existing = active and broadcasts_store.broadcast_for_job(session, business_id, active.id)
-            if existing:
-                resp.status = falcon.HTTP_202
-                resp.media = {"broadcast_id": existing.id, "job_id": active.id, "status": active.status,
-                              "recipients": existing.total, "created": False}
-                return
-            broadcast = broadcasts_store.create_broadcast(session, business_id, json.message, json.recipients)
-            broadcast_id = broadcast.id
-        try:
-            enqueued = enqueue_tracked(send_broadcast, business_id=business_id, kwargs={"broadcast_id": broadcast_id})
-        except Exception:
-            with database.session() as session:
-                broadcasts_store.discard_broadcast(session, broadcast_id)
-            raise
-        with database.session() as session:
-            if enqueued.created:
-                broadcasts_store.attach_job(session, broadcast_id, enqueued.job_id)
-            else:  # lost a race with a concurrent request: answer with the active one
-                broadcasts_store.discard_broadcast(session, broadcast_id)
-                broadcast_id = enqueued.job.args.get("broadcast_id")
+        started = start_broadcast(req.context.business_id, json.message, json.recipients)
         resp.status = falcon.HTTP_202
-        resp.media = {"broadcast_id": broadcast_id, "job_id": enqueued.job_id, "status": enqueued.status,
-                      "recipients": len(json.recipients), "created": enqueued.created}
+        resp.media = {"broadcast_id": started.broadcast_id, "job_id": started.job_id, "status": started.status,
+                      "recipients": started.recipients, "created": started.created}
 
 
 class BroadcastItem:
@@ -122,16 +97,10 @@ class BroadcastItem:
     @api.validate(resp=Response(HTTP_200=BroadcastOut, HTTP_404=ErrorBody), tags=["broadcasts"])
     def on_get(self, req, resp, broadcast_id: int):
         """A broadcast with how many recipients are queued, sending, sent, failed, unknown or cancelled."""
-        business_id = req.context.business_id
-        with req.context.runtime.database.session() as session:
-            broadcast = broadcasts_store.get_broadcast(session, business_id, broadcast_id)
-            if broadcast is None:
-                raise falcon.HTTPNotFound(title="Not found", description=f"No broadcast {broadcast_id}.")
-            job = job_store.get_job(session, broadcast.job_id, business_id) if broadcast.job_id else None
-            resp.media = {"id": broadcast.id, "job_id": broadcast.job_id, "status": job.status if job else None,
-                          "message": broadcast.message, "total": broadcast.total,
-                          "counts": broadcasts_store.status_counts(session, broadcast.id),
-                          "created_at": broadcast.created_at.isoformat()}
+        view = broadcast_view(req.context.business_id, broadcast_id)
+        if view is None:
+            raise falcon.HTTPNotFound(title="Not found", description=f"No broadcast {broadcast_id}.")
+        resp.media = view
 
 
 def register(app, runtime):

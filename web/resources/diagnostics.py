@@ -4,8 +4,8 @@ from __future__ import annotations
 import falcon
 from pydantic import BaseModel, Field, model_validator
 
-from actors.diagnostics import MAX_PING_MS, diagnostic_ping
-from prosaas.jobs import enqueue_tracked
+from actors.diagnostics import MAX_PING_MS
+from actors.diagnostics_service import start_ping
 from spectree import Response
 
 from web.spec import api
@@ -34,8 +34,7 @@ class Ping:
     @api.validate(json=PingIn, resp=Response(HTTP_202=Accepted), tags=["diagnostics"])
     def on_post(self, req, resp, json: PingIn):
         """Enqueue a diagnostic job; follow it at /api/jobs/{job_id}."""
-        enqueued = enqueue_tracked(diagnostic_ping, business_id=req.context.business_id,
-                                   kwargs=json.model_dump())
+        enqueued = start_ping(req.context.business_id, **json.model_dump())
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
 

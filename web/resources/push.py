@@ -9,10 +9,8 @@ import falcon
 from pydantic import BaseModel, Field, field_validator
 from spectree import Response
 
-from actors.push import push_send
-from db import push_store
+from actors.push_service import forget_subscription, save_subscription, start_notification
 from prosaas.clients.guarded_http import OutboundRefused
-from prosaas.jobs import enqueue_tracked
 from prosaas.settings import get_settings
 from web.spec import ErrorBody, api
 
@@ -84,11 +82,6 @@ class Accepted(BaseModel):
     status: str
 
 
-def subscription_view(row) -> dict:
-    return {"id": row.id, "user_id": row.user_id, "endpoint": row.endpoint, "active": row.active,
-            "created_at": row.created_at.isoformat()}
-
-
 class Subscriptions:
     auth = "business"
 
@@ -97,11 +90,8 @@ class Subscriptions:
         """Save a browser's push subscription for a user (the same endpoint again refreshes it).
 
         The endpoint must be https on a host of PUSH_ENDPOINT_HOSTS (422 otherwise)."""
-        with req.context.runtime.database.session() as session:
-            row, _created = push_store.save_subscription(
-                session, business_id=req.context.business_id, user_id=json.user_id, endpoint=json.endpoint,
-                p256dh=json.keys.p256dh, auth=json.keys.auth)
-            resp.media = subscription_view(row)
+        resp.media = save_subscription(req.context.business_id, user_id=json.user_id, endpoint=json.endpoint,
+                                       p256dh=json.keys.p256dh, auth=json.keys.auth)
         resp.status = falcon.HTTP_201
 
 
@@ -111,9 +101,8 @@ class Subscription:
     @api.validate(resp=Response("HTTP_204", HTTP_404=ErrorBody), tags=["push"])
     def on_delete(self, req, resp, subscription_id: str):
         """Forget a push subscription."""
-        with req.context.runtime.database.session() as session:
-            if not push_store.delete_subscription(session, req.context.business_id, subscription_id):
-                raise falcon.HTTPNotFound(title="Not found", description=f"No subscription {subscription_id}.")
+        if not forget_subscription(req.context.business_id, subscription_id):
+            raise falcon.HTTPNotFound(title="Not found", description=f"No subscription {subscription_id}.")
         resp.status = falcon.HTTP_204
 
 
@@ -123,8 +112,7 @@ class Notifications:
     @api.validate(json=NotificationIn, resp=Response(HTTP_202=Accepted, HTTP_422=ErrorBody), tags=["push"])
     def on_post(self, req, resp, json: NotificationIn):
         """Send a Web Push notification to every active subscription of the user (a tracked job)."""
-        enqueued = enqueue_tracked(push_send, business_id=req.context.business_id,
-                                   kwargs=json.model_dump(exclude_none=True))
+        enqueued = start_notification(req.context.business_id, json.model_dump(exclude_none=True))
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from decimal import Decimal
 from typing import Optional
 
@@ -12,15 +11,12 @@ import falcon
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from spectree import Response
 
-from actors.receipts import delete_receipts
-from db import receipts_store
+from actors.receipts_service import (ACCEPTED_TYPES, DeleteAllConflict, receipts_page, start_receipts_delete,
+                                     store_receipt)
 from prosaas.clients import storage
-from prosaas.jobs import enqueue_tracked
 from web.input_guard import DatabaseId, refuse_control_characters
 from web.spec import ErrorBody, api, validation_problems
 
-# Sniffed from the file's first bytes: the declared Content-Type alone is not trusted.
-ACCEPTED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 MAX_IDS_PER_REQUEST = 10_000
 log = logging.getLogger("prosaas.receipts")
 
@@ -104,13 +100,6 @@ class DeleteAccepted(BaseModel):
     created: bool = Field(description="false when an active deletion job was returned instead of a new one")
 
 
-def receipt_view(receipt) -> dict:
-    return {"id": receipt.id, "vendor": receipt.vendor, "amount": f"{receipt.amount:.2f}",
-            "currency": receipt.currency, "issued_at": receipt.issued_at.isoformat(),
-            "content_type": receipt.content_type, "size_bytes": receipt.size_bytes, "filename": receipt.filename,
-            "created_at": receipt.created_at.isoformat()}
-
-
 def _read_upload(req, max_bytes: int) -> tuple[dict, Optional[dict]]:
     """The form's text fields and its `file` part (data, declared type, filename), size-checked while read."""
     if not (req.content_type or "").lower().startswith("multipart/form-data"):
@@ -163,9 +152,10 @@ class ReceiptsCollection:
                                                  description=validation_problems(exc, whole="form"))
         content_type = _check_file(upload)
         business_id = req.context.business_id
-        key = f"receipts/{business_id}/{uuid.uuid4().hex}{ACCEPTED_TYPES[content_type]}"
         try:
-            storage.put(key, upload["data"], content_type)
+            view = store_receipt(business_id, upload["data"], content_type=content_type, filename=upload["filename"],
+                                 vendor=meta.vendor, amount=meta.amount, currency=meta.currency,
+                                 issued_at=meta.issued_at)
         except storage.StorageUnavailable:
             raise falcon.HTTPServiceUnavailable(title="Storage unavailable",
                                                 description="The file store is unreachable; try again shortly.",
@@ -174,32 +164,13 @@ class ReceiptsCollection:
             log.error("RECEIPT_STORE_REFUSED business_id=%s error=%s", business_id, exc)
             raise falcon.HTTPBadGateway(title="Storage refused the file",
                                         description="The file store refused the upload; the operator has been told.")
-        try:
-            with runtime.database.session() as session:
-                receipt = receipts_store.add_receipt(
-                    session, business_id=business_id, vendor=meta.vendor, amount=meta.amount,
-                    currency=meta.currency, issued_at=meta.issued_at, storage_key=key, content_type=content_type,
-                    size_bytes=len(upload["data"]), filename=(upload["filename"] or "")[:255] or None)
-                view = receipt_view(receipt)
-        except Exception:
-            try:  # no file without its row
-                storage.delete(key)
-            except storage.StorageError:
-                pass
-            raise
         resp.status = falcon.HTTP_201
         resp.media = view
 
     @api.validate(query=ReceiptsQuery, resp=Response(HTTP_200=ReceiptPage), tags=["receipts"])
     def on_get(self, req, resp, query: ReceiptsQuery):
         """This business's receipts, newest first; page with before_id."""
-        with req.context.runtime.database.session() as session:
-            business_id = req.context.business_id
-            receipts = receipts_store.list_receipts(session, business_id, limit=query.limit,
-                                                    before_id=query.before_id)
-            total = receipts_store.count_receipts(session, business_id)
-            resp.media = {"receipts": [receipt_view(r) for r in receipts], "total": total,
-                          "next_before_id": receipts[-1].id if len(receipts) == query.limit else None}
+        resp.media = receipts_page(req.context.business_id, limit=query.limit, before_id=query.before_id)
 
 
 class ReceiptsDelete:
@@ -209,12 +180,11 @@ class ReceiptsDelete:
                   tags=["receipts"])
     def on_post(self, req, resp, json: DeleteIn):
         """Delete all receipts or the chosen ids (files first) as a batch job; follow it at /api/jobs/{job_id}."""
-        kwargs = {"select_all": True} if json.all else {"ids": sorted(set(json.ids))}
-        enqueued = enqueue_tracked(delete_receipts, business_id=req.context.business_id, kwargs=kwargs)
-        if not enqueued.created and json.all and not (enqueued.job.args or {}).get("select_all"):
-            # The active job deletes only chosen ids: answering with it would silently drop the delete-all.
+        try:
+            enqueued = start_receipts_delete(req.context.business_id, select_all=bool(json.all), ids=json.ids or [])
+        except DeleteAllConflict as conflict:
             raise falcon.HTTPConflict(title="Conflict", description=(
-                f"A deletion of chosen ids (job {enqueued.job_id}) is active; ask for the delete-all again "
+                f"A deletion of chosen ids (job {conflict.job_id}) is active; ask for the delete-all again "
                 f"once it has finished or after cancelling it."))
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status, "created": enqueued.created}

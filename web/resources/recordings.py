@@ -9,7 +9,7 @@ import falcon
 from pydantic import BaseModel, Field, ValidationError
 from spectree import Response
 
-from actors.recordings import Playback, PlaybackState, accept_recording_callback, request_playback
+from actors.recordings_service import Playback, PlaybackState, accept_recording_callback, request_playback
 from db import recordings_store as store
 from db.businesses import get_business
 from prosaas.clients import recording_files, twilio_callbacks, twilio_recordings

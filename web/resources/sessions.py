@@ -7,11 +7,9 @@ import falcon
 from pydantic import BaseModel
 from spectree import Response
 
-from actors.sessions import SESSIONS_DIR, new_session_id, start_audio_session
-from db import recordings_store as store
+from actors.sessions_service import session_view, start_audio_session
 from prosaas.clients import recording_files, transcription
 from prosaas.clients.storage import StorageUnavailable
-from prosaas.errors import error_class
 from web.spec import ErrorBody, api
 
 READ_CHUNK = 64 * 1024
@@ -67,17 +65,6 @@ def _chunks(stream, first: bytes):
         yield chunk
 
 
-def refuse_overlong(file: recording_files.StoredFile, max_seconds: int) -> None:
-    """422 (and the file deleted) when the audio's header says it lasts longer than SESSION_MAX_SECONDS."""
-    try:
-        with recording_files.local_copy(file) as path:
-            transcription.refuse_declared_overlong(path, max_seconds)
-    except transcription.BadAudio as exc:
-        recording_files.delete(file)
-        raise falcon.HTTPUnprocessableEntity(title="Audio too long",
-                                             description=f"{exc} (SESSION_MAX_SECONDS).") from None
-
-
 class Accepted(BaseModel):
     session_id: str
     job_id: str
@@ -111,25 +98,20 @@ class Sessions:
         kind = sniff_audio(head)
         if kind is None:
             raise _unsupported("the file is not mp3, wav, flac or ogg audio")
-        content_type = content_type or SNIFFED_CONTENT_TYPES[kind]
-        session_id = new_session_id()
-        file = recording_files.stored_file(business_id, f"{session_id}{EXTENSIONS[kind]}", SESSIONS_DIR)
-        relative = file.relative
         try:
-            size = recording_files.write_atomically(file, _chunks(stream, head), max_size=limit)
-            refuse_overlong(file, req.context.runtime.settings.session_max_seconds)
+            session_id, job_id = start_audio_session(
+                business_id, _chunks(stream, head), extension=EXTENSIONS[kind],
+                content_type=content_type or SNIFFED_CONTENT_TYPES[kind], filename=filename, max_bytes=limit,
+                max_seconds=req.context.runtime.settings.session_max_seconds)
         except recording_files.TooLarge:
             raise falcon.HTTPContentTooLarge(title="Audio too large",
                                              description=f"The audio file is over the {limit}-byte limit.") from None
+        except transcription.BadAudio as exc:  # its header declares more than SESSION_MAX_SECONDS
+            raise falcon.HTTPUnprocessableEntity(title="Audio too long",
+                                                 description=f"{exc} (SESSION_MAX_SECONDS).") from None
         except StorageUnavailable:
             raise falcon.HTTPServiceUnavailable(title="Storage unavailable", retry_after=5,
                                                 description="The audio store did not answer; try again.") from None
-        try:
-            session_id, job_id = start_audio_session(business_id, session_id=session_id, relative_path=relative,
-                                                     size_bytes=size, content_type=content_type, filename=filename)
-        except Exception:
-            recording_files.delete(file)
-            raise
         resp.status = falcon.HTTP_202
         resp.media = {"session_id": session_id, "job_id": job_id}
 
@@ -140,17 +122,10 @@ class SessionResource:
     @api.validate(resp=Response(HTTP_200=SessionOut, HTTP_404=ErrorBody), tags=["sessions"])
     def on_get(self, req, resp, session_id: str):
         """An audio session: status, attempts, error, and the result (duration, segments, speakers, words)."""
-        with req.context.runtime.database.session() as session:
-            row = store.get_audio_session(session, session_id, req.context.business_id)
-            if row is None:
-                raise falcon.HTTPNotFound(title="Not found", description=f"No session {session_id}.")
-            resp.media = {
-                "id": row.id, "status": row.status, "job_id": row.job_id, "attempts": row.attempts,
-                "error": error_class(row.error), "result": row.result, "size_bytes": row.size_bytes,
-                "content_type": row.content_type, "filename": row.filename,
-                "created_at": row.created_at.isoformat(),
-                "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-            }
+        view = session_view(req.context.business_id, session_id)
+        if view is None:
+            raise falcon.HTTPNotFound(title="Not found", description=f"No session {session_id}.")
+        resp.media = view
 
 
 def register(app, runtime):

@@ -7,19 +7,15 @@ import logging
 from typing import Optional
 
 import falcon
-import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spectree import Response
 
-from actors.whatsapp import whatsapp_webhook
-from db.businesses import get_business
-from prosaas.jobs import enqueue_tracked
+from actors.whatsapp_service import UnknownBusiness, accept_webhook
 from web.input_guard import DatabaseId, parse_json_body
 from web.spec import ErrorBody, api, validation_problems
 
 log = logging.getLogger("prosaas.web.whatsapp")
 SIGNATURE_HEADER = "X-Signature"
-REPLAY_WINDOW_SECONDS = 24 * 3600
 
 
 class WebhookMessage(BaseModel):
@@ -52,34 +48,6 @@ def _signature_ok(secret: str, body: bytes, header: Optional[str]) -> bool:
     return hmac.compare_digest(signature_for(secret, body).encode(), header.strip().lower().encode())
 
 
-class ReplayGuard:
-    """Each accepted signed body once: its SHA-256 is kept REPLAY_WINDOW_SECONDS (SET NX EX), and a body seen
-    again is answered 202 with the first job's id, without a second job."""
-
-    def __init__(self, runtime):
-        self.client = runtime.redis
-        self.keys = runtime.keys
-
-    def _key(self, body: bytes) -> str:
-        return self.keys("whatsapp", "seen", hashlib.sha256(body).hexdigest())
-
-    def claim(self, body: bytes) -> tuple[bool, Optional[str]]:
-        """(True, None) the first time a body is seen; (False, first job id or None) for a replay."""
-        key = self._key(body)
-        if self.client.set(key, "", nx=True, ex=REPLAY_WINDOW_SECONDS):
-            return True, None
-        return False, (self.client.get(key) or b"").decode() or None
-
-    def remember_job(self, body: bytes, job_id: str) -> None:
-        self.client.set(self._key(body), job_id, xx=True, keepttl=True)
-
-    def forget(self, body: bytes) -> None:
-        try:
-            self.client.delete(self._key(body))
-        except redis.RedisError:
-            pass  # Redis is down: the enqueue failed for the same reason, and the key expires anyway
-
-
 class WhatsAppWebhook:
     auth = "signed"
     max_body_bytes = 2 * 1024 * 1024  # read no more than this before the signature is checked (413 above)
@@ -107,33 +75,14 @@ class WhatsAppWebhook:
         except (ValueError, ValidationError) as exc:
             detail = validation_problems(exc) if isinstance(exc, ValidationError) else "body is not JSON"
             raise falcon.HTTPUnprocessableEntity(title="Invalid webhook", description=detail)
-        with req.context.runtime.database.session() as session:
-            if get_business(session, payload.business_id) is None:
-                raise falcon.HTTPNotFound(title="Unknown business",
-                                          description=f"No business {payload.business_id}.")
-        job_id = None
-        if payload.messages:
-            replays = ReplayGuard(req.context.runtime)
-            first, job_id = replays.claim(body)
-            if not first:
-                log.info("WHATSAPP_WEBHOOK_REPLAY business_id=%s messages=%d job_id=%s", payload.business_id,
-                         len(payload.messages), job_id or "-")
-                resp.status = falcon.HTTP_202
-                resp.media = {"job_id": job_id, "messages": len(payload.messages)}
-                return
-            messages = [m.model_dump(by_alias=True) for m in payload.messages]
-            try:
-                enqueued = enqueue_tracked(whatsapp_webhook, business_id=payload.business_id,
-                                           kwargs={"messages": messages})
-            except Exception:
-                replays.forget(body)  # not accepted after all: the sender's retry must be processed
-                raise
-            job_id = enqueued.job_id
-            replays.remember_job(body, job_id)
-        log.info("WHATSAPP_WEBHOOK_ACCEPTED business_id=%s messages=%d job_id=%s", payload.business_id,
-                 len(payload.messages), job_id or "-")
+        try:
+            accepted = accept_webhook(body, payload.business_id,
+                                      [m.model_dump(by_alias=True) for m in payload.messages])
+        except UnknownBusiness:
+            raise falcon.HTTPNotFound(title="Unknown business",
+                                      description=f"No business {payload.business_id}.") from None
         resp.status = falcon.HTTP_202
-        resp.media = {"job_id": job_id, "messages": len(payload.messages)}
+        resp.media = {"job_id": accepted.job_id, "messages": len(payload.messages)}
 
 
 def register(app, runtime):
