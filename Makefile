@@ -45,8 +45,17 @@ browser:
 redis-server:
 	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) || echo "redis-server could not be installed: the Sentinel test will be skipped"
 
+# Tests wait on subprocesses and servers far more than they use the CPU: TEST_WORKERS pytest-xdist workers
+# (each with its own database and Redis namespace) take whole files, longest first. TEST_WORKERS=0: one process.
+# A second pass in one process: tests/fuzz (schemathesis gives all its cases one node id, which xdist cannot
+# hand out) and tests/chaos (restarts and kills under load: twice in four parallel runs one timed out).
+TEST_WORKERS ?= 3
 test: $(TEST_STAMP) browser redis-server
-	$(PY) -m pytest tests
+	@status=0; \
+	$(PY) -m pytest tests --ignore=tests/fuzz --ignore=tests/chaos -n $(TEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder || status=$$?; \
+	$(PY) -m pytest tests/fuzz tests/chaos || status=$$?; \
+	exit $$status
 
 # Dramatiq's own tests against our broker (its sdist is downloaded into var/upstream; see tests/upstream/).
 test-upstream: $(TEST_STAMP)

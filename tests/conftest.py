@@ -12,8 +12,16 @@ _environment: TestEnvironment | None = None
 _env: dict = {}
 
 
+def _is_xdist_controller(config) -> bool:
+    """`pytest -n N`: this process only hands tests to N workers, each of which sets up its own environment."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
 def pytest_configure(config):
     global _environment, _env
+    if _is_xdist_controller(config):
+        return
+    # Each xdist worker is a process of its own: TestEnvironment keys its database and namespace on the pid.
     _environment = TestEnvironment()
     _env = _environment.apply()
     from db.migrate import run_migrations
@@ -179,7 +187,38 @@ def redis_marks(runtime):
     return Marks()
 
 
+# Fixtures that start real role subprocesses: a test using one takes seconds, not milliseconds.
+ROLE_FIXTURES = {"worker_factory", "web_server", "module_worker", "messaging_worker", "recordings_worker",
+                 "make_install"}
+
+
+def _heaviness(item) -> int:
+    if any(m.name in ("chaos", "e2e", "browser", "upstream") for m in item.iter_markers()):
+        return 0
+    return 1 if ROLE_FIXTURES & set(item.fixturenames) else 2
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """xdist hands tests out by node id: items sharing one (schemathesis gives all of an operation test's
+    cases one) would run once for all, silently. `make test` runs tests/fuzz in a pass of its own."""
+    repeated = sorted({nodeid for nodeid in ids if ids.count(nodeid) > 1})
+    if repeated:
+        raise pytest.UsageError(f"under pytest-xdist these would run once for all their cases: {repeated}; "
+                                "run them in a pass without -n")
+
+
 def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):
+        # `make test` (xdist, --dist loadfile --no-loadscope-reorder): workers take whole files in this order,
+        # the longest first, so that no long file starts last and runs alone at the end. A file's own order
+        # stays: some tests rely on a module-scoped worker being gone (or not started yet).
+        file_heaviness: dict = {}
+        for item in items:
+            file_heaviness[item.path] = min(file_heaviness.get(item.path, 2), _heaviness(item))
+        position = {id(item): index for index, item in enumerate(items)}
+        items.sort(key=lambda item: (file_heaviness[item.path], position[id(item)]))
+        return
     # Chaos and browser tests are slowest: run them last so quick failures show first.
     order = {"chaos": 2, "browser": 3}
     items.sort(key=lambda item: max([order.get(m.name, 0) for m in item.iter_markers()] or [0]))

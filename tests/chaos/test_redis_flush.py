@@ -28,6 +28,7 @@ def test_flushdb_mid_run_every_tracked_job_completes_exactly_once(worker_factory
         connection.execute(text("DELETE FROM chaos_job_runs"))
     valkey = PrivateValkey().start()
     env = {"REDIS_URL": valkey.url, "RECONCILE_AFTER_SECONDS": "3"}
+    worker = None
     try:
         enqueued = subprocess.run([sys.executable, "-m", "tests.chaos.ledger_actors", str(JOBS), str(business.id)],
                                   cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True,
@@ -58,4 +59,7 @@ def test_flushdb_mid_run_every_tracked_job_completes_exactly_once(worker_factory
         assert not twice, f"jobs run more than once: {list(twice.items())[:5]}"
         assert set(runs) == set(job_ids)
     finally:
+        # The worker first: stopped after its Redis is gone, it would wait out the whole stop timeout.
+        if worker is not None:
+            worker.stop()
         valkey.close()

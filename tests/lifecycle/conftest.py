@@ -10,6 +10,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,12 +76,15 @@ def stack_env(root: Path, **overrides: str) -> dict:
 
 
 @pytest.fixture
-def make_install(tmp_path):
+def make_install():
     """make_install(**env) -> Install: a fresh copy; REDIS_URL=None gives the embedded valkey."""
     made: list[Install] = []
+    # Not under tmp_path: supervisord's and valkey's unix sockets live in the copy's var/, and a socket path
+    # may hold only 107 bytes (pytest-xdist's popen-gwN/ level took a long test name over it).
+    parent = Path(tempfile.mkdtemp(prefix="prosaas-life-"))
 
     def factory(**overrides) -> Install:
-        root = tmp_path / f"prosaas-{len(made)}"
+        root = parent / f"prosaas-{len(made)}"
         shutil.copytree(REPO_ROOT, root, ignore=COPY_IGNORE)
         (root / ".venv").symlink_to(REPO_ROOT / ".venv")
         install = Install(root, stack_env(root, **overrides))
@@ -92,3 +96,4 @@ def make_install(tmp_path):
         if install.supervisord_pid() is not None:
             install.make("stop", timeout=300)
         install.kill_leftovers()
+    shutil.rmtree(parent, ignore_errors=True)

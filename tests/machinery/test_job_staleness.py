@@ -30,7 +30,10 @@ def test_a_job_whose_worker_died_is_stale_then_a_queued_one_with_no_consumer_say
                      what="the queued job to show that nobody consumes its queue")
     assert stuck["status"] == "queued" and stuck["stale_reason"] == "no worker consumes queue default"
 
-    worker_factory(queues="default")
+    second = worker_factory(queues="default")
     wait_status(queued, "completed", timeout=60)
     done = _view(client, business, queued)
     assert done["stale"] is False and done["stale_reason"] is None
+    # The first job, taken over by this worker, runs another minute: a graceful stop would only wait out
+    # the shutdown grace for it.
+    second.kill_group()

@@ -21,6 +21,7 @@ from prosaas import redis_protocol
 from prosaas.recovery import Recovery
 from prosaas.redis_broker import ProsaasBroker
 from prosaas.redis_protocol import Keys, SlotScripts, prepare_for_enqueue
+from tests.machinery.helpers import retire_earlier_tests_rows
 from tests.support.private_servers import PrivateValkey
 from tests.support.processes import wait_for
 
@@ -211,6 +212,9 @@ def test_every_key_of_ours_is_under_the_namespace(valkey, runtime):
     namespace = "nsx"
     client = valkey.client()
     client.flushdb()
+    # This worker's reconciler shares the run's database: a row an earlier test left owed a message would be
+    # resent here and dead-lettered (an actor this broker lacks) next to the one letter counted below.
+    retire_earlier_tests_rows()
     settings = runtime.settings.model_copy(update={"redis_url": valkey.url, "redis_namespace": namespace})
     broker = build_broker(Runtime(settings=settings, database=runtime.database, keys=Keys(namespace)))
     done = threading.Event()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from typing import Callable, Optional
 
 import requests
 
-from tests.support.environment import REPO_ROOT
+from tests.support.environment import REPO_ROOT, free_port as environment_free_port
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
@@ -33,9 +32,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: f
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A random free port below the kernel's ephemeral range (see environment.free_port).
+
+    Not `bind(port 0)`: that hands out ports from the range outgoing connections use, so while a private
+    server restarts on its port, another test process (pytest-xdist) could be given that port, as a
+    connection's local port or for a server of its own, and its roles would talk to ours.
+    """
+    return environment_free_port()
 
 
 class RoleProcess:
