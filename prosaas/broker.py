@@ -103,6 +103,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                           maintenance_chance=0,  # our Recovery runs it on a timer instead
                           heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
                           dead_message_ttl=settings.dead_letter_ttl_seconds * 1000)
+    broker.runtime = runtime  # actors reach their handles through it: prosaas.runtime.broker_runtime()
     broker.slots = slots
     broker.pauses = QueuePauses(client, runtime.keys)
     broker.known_queues = ALL_QUEUES

@@ -28,3 +28,15 @@ def get_runtime() -> Runtime:
     settings = get_settings()
     return Runtime(settings=settings, database=Database(settings.effective_database_url),
                    keys=Keys(settings.redis_namespace))
+
+
+def broker_runtime() -> Runtime:
+    """The runtime the global broker was built with: inside an actor, the worker's own handles.
+
+    `build_broker(runtime)` records it on the broker, so actor code is handed its dependencies by the role
+    entry point that built the broker instead of reaching for process-wide state.
+    """
+    import dramatiq
+
+    return dramatiq.get_broker().runtime
+

@@ -19,9 +19,6 @@ from web.resources import businesses
 from web.resources import admin_jobs, dashboard_jobs, queues, stats, tenants
 from web.spec import DeclaredContentTypeMiddleware, api
 
-# Each module registers its own routes; a new resource group is one line here.
-ROUTE_MODULES = [health, jobs, ops, diagnostics, metrics, dashboard, receipts, push, reminders, whatsapp, recordings, sessions, broadcasts,
-                 businesses, queues, stats, tenants, admin_jobs, dashboard_jobs]
 
 
 class RuntimeContext:
@@ -49,7 +46,18 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
     errors.install_error_handlers(app)
     install_input_guards(app)
     app.add_error_handler(BodyReadTimeout, body_read_timed_out)
-    for module in ROUTE_MODULES:
+    # Health, metrics, the job API, operators' and admin routes.
+    for module in (health, jobs, ops, diagnostics, metrics, dashboard, businesses, queues, stats, tenants, admin_jobs,
+                   dashboard_jobs):
         module.register(app, runtime)
+
+    # Messaging: receipts, push, reminders, WhatsApp, broadcasts.
+    for module in (receipts, push, reminders, whatsapp, broadcasts):
+        module.register(app, runtime)
+
+    # Recordings and audio sessions.
+    for module in (recordings, sessions):
+        module.register(app, runtime)
+
     api.register(app)
     return app
