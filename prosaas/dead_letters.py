@@ -73,8 +73,9 @@ def _find(message_id: str) -> Optional[tuple[str, bytes, dict]]:
 
 def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     """Send a dead letter back to its queue with a fresh retry budget; its job row goes back to queued."""
-    from prosaas.broker import broker
+    from prosaas.broker_stack import installed_broker
 
+    broker = installed_broker()
     runtime = get_runtime()
     found = _find(message_id)
     if found is None:

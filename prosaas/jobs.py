@@ -43,9 +43,9 @@ class Enqueued:
 
 
 def _broker():
-    from prosaas.broker import broker
+    from prosaas.broker_stack import installed_broker
 
-    return broker
+    return installed_broker()
 
 
 def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_name: Optional[str] = None,

@@ -169,9 +169,11 @@ def cmd_jobs_list(args, settings) -> int:
 def cmd_job_action(args, settings) -> int:
     from db import job_store
     from db.models.core import JobControl
+    from prosaas.broker_stack import install_broker
     from prosaas.jobs import control_job, job_view
     from prosaas.runtime import get_runtime
 
+    install_broker(get_runtime())  # a retried or resumed job is sent through the broker the roles use
     if args.action == "show":
         with get_runtime().database.session() as session:
             job = job_store.get_job(session, args.job_id)
@@ -204,7 +206,11 @@ def cmd_dlq_list(args, settings) -> int:
 
 
 def cmd_dlq_requeue(args, settings) -> int:
+    from prosaas.broker_stack import install_broker
     from prosaas.dead_letters import list_dead_letters, requeue_dead_letter
+    from prosaas.runtime import get_runtime
+
+    install_broker(get_runtime())
 
     if not args.all and not args.message_id:
         print("prosaas: give a message id or --all", file=sys.stderr)

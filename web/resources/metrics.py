@@ -64,9 +64,10 @@ class Metrics:
 
 
 def register(app, runtime):
-    from prosaas.broker import broker, middleware_of
+    from prosaas.broker_stack import installed_broker, middleware_of
     from prosaas.middleware.slots import BusinessSlots
 
+    broker = installed_broker()
     slots = middleware_of(broker, BusinessSlots)
     limited = [actor.actor_name for actor in broker.actors.values() if actor.options.get("per_business")]
 

@@ -9,7 +9,7 @@ from spectree import Response
 
 from db.job_search import JobFilter, search_jobs
 from db.models.core import JobStatus
-from prosaas.broker import broker
+from prosaas.broker_stack import installed_broker
 from prosaas.jobs import job_view
 from prosaas.runtime import get_runtime
 from prosaas.tenants import slot_limits, tenants as tenant_loads
@@ -19,7 +19,7 @@ from web.spec import api
 
 def tenants(business_id=None, *, limit: int = 1000) -> list[dict]:
     """Every business's load, with the slot limits of the actors this web process declares."""
-    return tenant_loads(slot_limits(broker), business_id, limit=limit)
+    return tenant_loads(slot_limits(installed_broker()), business_id, limit=limit)
 
 
 PUBLIC_FIELDS = ("business_id", "name", "queued", "running", "waiting_for_slot", "failed_24h", "processed_24h",
