@@ -144,7 +144,7 @@ def _write_claims(connection: Connection, writes: list[JobWrite], now: dt.dateti
     })}
     refused = [w for w in writes if not (w.job_id in claimed and first[w.job_id] is w)]
     for write in (w for w in writes if w.job_id in claimed and first[w.job_id] is w):
-        write.answer = job_store.Claim("run")
+        write.answer = job_store.Claim(job_store.ClaimAction.RUN)
     if refused:
         rows = _rows_by_id(connection, {w.job_id for w in refused})
         for write in refused:
