@@ -189,7 +189,8 @@ def request_control(session: Session, job: BackgroundJob, action: JobControl) ->
             raise JobConflict("only batch jobs can be paused")
         if job.status == JobStatus.PAUSED:
             return job
-        change = {"status": JobStatus.PAUSED} if job.status == JobStatus.QUEUED else {"requested_action": JobControl.PAUSE}
+        change = {"status": JobStatus.PAUSED} if job.status == JobStatus.QUEUED \
+            else {"requested_action": JobControl.PAUSE}
     elif action == JobControl.CANCEL:
         if job.status in (JobStatus.QUEUED, JobStatus.PAUSED):
             change = {"status": JobStatus.CANCELLED}
