@@ -81,6 +81,7 @@ class RecordingFiles:
 
     @property
     def store(self):
+        """This process's store: looked up on each use, so a RecordingFiles built before a fork stays safe."""
         return storage.process_storage(self.storage_url, self.s3_endpoint_url)
 
     def existing_size(self, file: StoredFile) -> Optional[int]:
