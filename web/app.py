@@ -4,6 +4,7 @@ from __future__ import annotations
 import falcon
 
 import actors  # noqa: F401  (declares every actor on the broker)
+from prosaas.clients import recording_files
 from prosaas.runtime import Runtime, get_runtime
 from web import errors
 from web.auth import AuthMiddleware
@@ -56,8 +57,14 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
         module.register(app, runtime)
 
     # Recordings and audio sessions.
-    for module in (recordings, sessions):
-        module.register(app, runtime)
+    settings, files = runtime.settings, recording_files.from_settings(runtime.settings)
+    app.add_route("/twilio/recording-status", recordings.TwilioRecordingStatus(runtime.database, settings))
+    app.add_route("/api/calls/{call_sid}", recordings.CallResource(runtime.database))
+    app.add_route("/api/calls/{call_sid}/recording", recordings.CallRecording(
+        runtime.database, files, stuck_after_seconds=settings.recording_stuck_after_seconds))
+    app.add_route("/api/sessions", sessions.Sessions(runtime.database, files, max_bytes=settings.max_body_bytes,
+                                                     max_seconds=settings.session_max_seconds))
+    app.add_route("/api/sessions/{session_id}", sessions.SessionResource(runtime.database))
 
     api.register(app)
     return app
