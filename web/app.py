@@ -52,7 +52,11 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
         module.register(app, runtime)
 
     # Messaging: receipts, push, reminders, WhatsApp, broadcasts.
-    for module in (receipts, push, reminders, whatsapp, broadcasts):
+    settings, database = runtime.settings, runtime.database
+    app.add_route("/api/push/subscriptions", push.Subscriptions(database, settings.push_allow_list))
+    app.add_route("/api/push/subscriptions/{subscription_id}", push.Subscription(database))
+    app.add_route("/api/notifications", push.Notifications())
+    for module in (receipts, reminders, whatsapp, broadcasts):
         module.register(app, runtime)
 
     # Recordings and audio sessions.
