@@ -56,7 +56,9 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
     app.add_route("/api/push/subscriptions", push.Subscriptions(database, settings.push_allow_list))
     app.add_route("/api/push/subscriptions/{subscription_id}", push.Subscription(database))
     app.add_route("/api/notifications", push.Notifications())
-    for module in (receipts, reminders, whatsapp, broadcasts):
+    app.add_route("/api/reminders", reminders.Reminders(database))
+    app.add_route("/api/reminders/{reminder_id}", reminders.Reminder(database))
+    for module in (receipts, whatsapp, broadcasts):
         module.register(app, runtime)
 
     # Recordings and audio sessions.
