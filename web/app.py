@@ -14,6 +14,7 @@ from web.rate_limit import ApiRateLimitMiddleware
 from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
+from actors.whatsapp_service import ReplayGuard
 from web.resources import recordings, sessions
 from web.resources import businesses
 from web.resources import admin_jobs, dashboard_jobs, queues, stats, tenants
@@ -58,7 +59,11 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
     app.add_route("/api/notifications", push.Notifications())
     app.add_route("/api/reminders", reminders.Reminders(database))
     app.add_route("/api/reminders/{reminder_id}", reminders.Reminder(database))
-    for module in (receipts, whatsapp, broadcasts):
+    app.add_route("/whatsapp/webhook", whatsapp.WhatsAppWebhook(database, ReplayGuard(runtime.redis, runtime.keys),
+                                                                settings.whatsapp_webhook_secret))
+    app.add_route("/api/broadcasts", broadcasts.BroadcastsCollection(database))
+    app.add_route("/api/broadcasts/{broadcast_id:int}", broadcasts.BroadcastItem(database))
+    for module in (receipts,):
         module.register(app, runtime)
 
     # Recordings and audio sessions.
