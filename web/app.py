@@ -15,6 +15,8 @@ from web.rate_limit import ApiRateLimitMiddleware
 from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
 from web.resources import broadcasts, receipts
 from web.resources import push, reminders, whatsapp
+from actors.whatsapp_service import ReplayGuard
+from prosaas.clients import storage
 from web.resources import recordings, sessions
 from web.resources import businesses
 from web.resources import admin_jobs, dashboard_jobs, queues, stats, tenants
@@ -53,8 +55,19 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
         module.register(app, runtime)
 
     # Messaging: receipts, push, reminders, WhatsApp, broadcasts.
-    for module in (receipts, push, reminders, whatsapp, broadcasts):
-        module.register(app, runtime)
+    settings, database = runtime.settings, runtime.database
+    receipt_files = storage.open_storage(settings.effective_storage_url, settings.s3_endpoint_url)
+    app.add_route("/api/receipts", receipts.ReceiptsCollection(database, receipt_files, settings.receipt_max_bytes))
+    app.add_route("/api/receipts/delete", receipts.ReceiptsDelete())
+    app.add_route("/api/push/subscriptions", push.Subscriptions(database, settings.push_allow_list))
+    app.add_route("/api/push/subscriptions/{subscription_id}", push.Subscription(database))
+    app.add_route("/api/notifications", push.Notifications())
+    app.add_route("/api/reminders", reminders.Reminders(database))
+    app.add_route("/api/reminders/{reminder_id}", reminders.Reminder(database))
+    app.add_route("/whatsapp/webhook", whatsapp.WhatsAppWebhook(database, ReplayGuard(runtime.redis, runtime.keys),
+                                                                settings.whatsapp_webhook_secret))
+    app.add_route("/api/broadcasts", broadcasts.BroadcastsCollection(database))
+    app.add_route("/api/broadcasts/{broadcast_id:int}", broadcasts.BroadcastItem(database))
 
     # Recordings and audio sessions.
     settings, files = runtime.settings, recording_files.from_settings(runtime.settings)
