@@ -21,7 +21,7 @@ def delete_receipts(business_id: int, select_all: bool = False, ids: Optional[li
     """Delete all of the business's receipts (as of the job's start) or the chosen ids, files first."""
     runtime = broker_runtime()
     settings = runtime.settings
-    store = storage.open_storage(settings.effective_storage_url, settings.s3_endpoint_url)
+    store = storage.from_settings(settings)  # one store per process
     return run_deletion(runtime.database, store, business_id, None if select_all else list(ids or []),
                         backoff_base_seconds=settings.receipts_backoff_base_seconds,
                         time_limit_s=DELETE_TIME_LIMIT_MS / 1000)

@@ -331,26 +331,3 @@ def process_storage(url: str, endpoint_url: Optional[str] = None):
 def from_settings(settings):
     """The store configured by STORAGE_URL / S3_ENDPOINT_URL, for this process."""
     return process_storage(settings.effective_storage_url, settings.s3_endpoint_url)
-
-
-def default_storage():
-    """The store of the process-wide settings: only for callers not yet handed their settings (receipts)."""
-    from prosaas.settings import get_settings
-
-    return from_settings(get_settings())
-
-
-def put(key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-    default_storage().put(key, data, content_type)
-
-
-def get(key: str) -> bytes:
-    return default_storage().get(key)
-
-
-def delete(key: str) -> None:
-    default_storage().delete(key)
-
-
-def delete_many(keys: Iterable[str]) -> DeleteOutcome:
-    return default_storage().delete_many(keys)
