@@ -4,8 +4,8 @@ from __future__ import annotations
 import falcon
 from pydantic import BaseModel, Field, model_validator
 
-from actors.diagnostics import MAX_PING_MS
 from actors.diagnostics_service import start_ping
+from actors.diagnostics_work import MAX_PING_MS
 from spectree import Response
 
 from web.spec import api
