@@ -37,7 +37,3 @@ class Ping:
         enqueued = start_ping(req.context.business_id, **json.model_dump())
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
-
-
-def register(app, runtime):
-    app.add_route("/api/diagnostics/ping", Ping())
