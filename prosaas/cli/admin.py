@@ -180,9 +180,9 @@ def cmd_job_action(args, settings) -> int:
         with get_runtime().database.session() as session:
             job = job_store.get_job(session, args.job_id)
     else:
-        try:
-            from prosaas.broker import broker
+        from prosaas.broker import broker  # resends a resumed or retried job's message
 
+        try:
             job = control_job(args.job_id, None, JobControl(args.action), broker=broker)
         except job_store.JobConflict as exc:
             print(f"prosaas: cannot {args.action} job {args.job_id}: {exc}", file=sys.stderr)
