@@ -164,7 +164,7 @@ def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool)
         detail = f"The recording could not be downloaded ({error_class(job.error)}, {job.error_reason or 'failed'})."
         return Playback(PlaybackState.FAILED, recording, job=job, detail=detail)
     queue = job.queue if job is not None else "high"
-    idle = queue_stats.queues_without_consumer()
+    idle = queue_stats.queues_without_consumer(get_runtime())
     if queue in idle:
         detail = (f"The recording download has waited on queue '{queue}', which has no working consumer "
                   f"(queues without a consumer: {', '.join(idle)}). Start a worker for it (WORKER_QUEUES).")

@@ -1,6 +1,7 @@
 """The Falcon app, assembled in one place: middleware, error handlers, routes, OpenAPI."""
 from __future__ import annotations
 
+import dramatiq
 import falcon
 
 import actors  # noqa: F401  (declares every actor on the broker)
@@ -34,8 +35,12 @@ class RuntimeContext:
         req.context.runtime = self.runtime
 
 
-def create_app(runtime: Runtime | None = None) -> falcon.App:
+def create_app(runtime: Runtime | None = None, broker: dramatiq.Broker | None = None) -> falcon.App:
+    """The app on `runtime`'s handles; `broker` (default: the global one, which the actors are declared on)
+    sends what the operators' routes resend (job retries, dead letters) and knows the slot-limited actors."""
     runtime = runtime or get_runtime()
+    broker = broker or dramatiq.get_broker()
+    database = runtime.database
     app = falcon.App(middleware=[
         HttpMetricsMiddleware(),
         RuntimeContext(runtime),
@@ -50,9 +55,39 @@ def create_app(runtime: Runtime | None = None) -> falcon.App:
     install_input_guards(app)
     app.add_error_handler(BodyReadTimeout, body_read_timed_out)
     # Health, metrics, the job API, operators' and admin routes.
-    for module in (health, jobs, ops, diagnostics, metrics, dashboard, businesses, queues, stats, tenants, admin_jobs,
-                   dashboard_jobs):
-        module.register(app, runtime)
+    app.add_route("/healthz", health.Liveness())
+    app.add_route("/readyz", health.Readiness(runtime))
+    app.add_route("/openapi.json", health.OpenApi())
+    app.add_route("/api/jobs", jobs.JobsCollection(database))
+    app.add_route("/api/jobs/{job_id}", jobs.JobItem(runtime))
+    app.add_route("/api/jobs/{job_id}/{action}", jobs.JobAction(broker))
+    app.add_route("/api/jobs/health", ops.JobsHealth(runtime))
+    app.add_route("/api/jobs/worker/config", ops.WorkerConfig(runtime))
+    app.add_route("/api/admin/dead-letters", ops.DeadLetters(runtime))
+    app.add_route("/api/admin/dead-letters/{message_id}/requeue", ops.DeadLetterRequeue(broker))
+    app.add_route("/api/diagnostics/ping", diagnostics.Ping())
+    app.add_route("/metrics", metrics.Metrics(metrics.ClusterCollector(runtime, broker)))
+    app.add_route("/dashboard", dashboard.DashboardPage(runtime))
+    app.add_route("/dashboard/sections", dashboard.DashboardSections(runtime))
+    app.add_route("/dashboard/login", dashboard.DashboardLogin(runtime))
+    app.add_route("/dashboard/logout", dashboard.DashboardLogout(runtime))
+    app.add_route("/dashboard/static/{name}", dashboard.DashboardStatic())
+    app.add_route("/api/admin/overview", dashboard.Overview(runtime))
+    app.add_route("/api/admin/businesses", businesses.Businesses(database))
+    app.add_route("/api/admin/businesses/{business_id:int}/rotate-key", businesses.BusinessKeyRotation(runtime))
+    app.add_route("/api/admin/businesses/{business_id:int}/disable", businesses.BusinessDisable(runtime))
+    app.add_route("/api/admin/queues/{name}/pause", queues.QueuePause(runtime))
+    app.add_route("/api/admin/queues/{name}/resume", queues.QueueResume(runtime))
+    app.add_route("/api/admin/stats", stats.Stats(runtime))
+    app.add_route("/api/admin/tenants", tenants.Tenants(runtime, broker))
+    app.add_route("/dashboard/tenants", tenants.TenantsPage(runtime, broker))
+    app.add_route("/dashboard/tenants/sections", tenants.TenantsSections(runtime, broker))
+    app.add_route("/dashboard/tenants/{business_id:int}", tenants.TenantPage(runtime, broker))
+    app.add_route("/dashboard/tenants/{business_id:int}/sections", tenants.TenantSections(runtime, broker))
+    app.add_route("/api/admin/jobs", admin_jobs.AdminJobs(database))
+    app.add_route("/api/admin/jobs/{job_id}", admin_jobs.AdminJob(runtime))
+    app.add_route("/api/admin/bulk", admin_jobs.BulkActions(runtime))
+    app.add_route("/dashboard/jobs", dashboard_jobs.DashboardJobs(database))
 
     # Messaging: receipts, push, reminders, WhatsApp, broadcasts.
     settings, database = runtime.settings, runtime.database

@@ -37,8 +37,9 @@ def _request(args):
 
 
 def cmd_bulk(args, settings) -> int:
-    from actors.bulk import bulk_action
-    from prosaas.bulk import BulkInputError, preview, start
+    from actors.bulk_service import start_bulk
+    from prosaas.bulk import BulkInputError, preview
+    from prosaas.runtime import get_runtime
     from prosaas.settings import ALL_QUEUES
 
     if getattr(args, "queue", None) and args.queue not in ALL_QUEUES:
@@ -46,7 +47,8 @@ def cmd_bulk(args, settings) -> int:
         return 2
     request = _request(args)
     try:
-        count = preview(request)
+        runtime = get_runtime()
+        count = preview(runtime, request)
         if not args.yes:
             if not sys.stdin.isatty():
                 print(f"prosaas: {args.action} would touch {count}; refusing without --yes (no terminal to "
@@ -54,7 +56,7 @@ def cmd_bulk(args, settings) -> int:
                 return 2
             if input(f"{args.action.replace('_', ' ')}: {count} affected. Go on? [y/N] ").lower() != "y":
                 return 1
-        job_id, count = start(request, bulk_action)
+        job_id, count = start_bulk(runtime, request)
     except BulkInputError as exc:
         print(f"prosaas: {exc}", file=sys.stderr)
         return 2
