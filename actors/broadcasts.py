@@ -7,10 +7,13 @@ from typing import Optional
 import dramatiq
 
 from actors.broadcasts_work import send_broadcast as run_broadcast
+from prosaas.clients import baileys
+from prosaas.runtime import broker_runtime
 from prosaas.settings import get_settings
 
 # 10,000 recipients paced 3-4 s apart take about 10 hours.
 BROADCAST_TIME_LIMIT_MS = 12 * 3600 * 1000
+# Dramatiq's Retries takes min_backoff as a number, not a callable: read from the settings at declaration.
 RETRY_MIN_BACKOFF_MS = int(get_settings().broadcast_retry_seconds * 1000)
 
 
@@ -19,4 +22,6 @@ RETRY_MIN_BACKOFF_MS = int(get_settings().broadcast_retry_seconds * 1000)
                 max_backoff=10 * 60 * 1000)
 def send_broadcast(business_id: int, broadcast_id: int) -> Optional[dict]:
     """Send the broadcast's message to each of its queued recipients, once."""
-    return run_broadcast(business_id, broadcast_id)
+    runtime = broker_runtime()
+    return run_broadcast(runtime.database, baileys.from_settings(runtime.settings), business_id, broadcast_id,
+                         delay_range=runtime.settings.broadcast_delay_range)

@@ -6,7 +6,6 @@ from typing import Any, Optional
 
 from db import broadcasts_store, job_store
 from prosaas.jobs import enqueue_tracked_or_undo
-from prosaas.runtime import get_runtime
 
 from actors.broadcasts import send_broadcast
 
@@ -22,12 +21,11 @@ class BroadcastStarted:
     created: bool
 
 
-def start_broadcast(business_id: int, message: str, recipients: list[str]) -> BroadcastStarted:
+def start_broadcast(database, business_id: int, message: str, recipients: list[str]) -> BroadcastStarted:
     """Record the broadcast and enqueue its batch job; asking while one is active returns the active one.
 
     Raises BrokerUnavailable (the broadcast is discarded).
     """
-    database = get_runtime().database
     with database.session() as session:
         active = job_store.find_active_job(session, business_id, send_broadcast.options["job_type"])
         existing = active and broadcasts_store.broadcast_for_job(session, business_id, active.id)
@@ -50,9 +48,9 @@ def start_broadcast(business_id: int, message: str, recipients: list[str]) -> Br
     return BroadcastStarted(broadcast_id, enqueued.job_id, enqueued.status, len(recipients), enqueued.created)
 
 
-def broadcast_view(business_id: int, broadcast_id: int) -> Optional[dict[str, Any]]:
+def broadcast_view(database, business_id: int, broadcast_id: int) -> Optional[dict[str, Any]]:
     """A broadcast with its job's status and how many recipients are in each state; None: no such broadcast."""
-    with get_runtime().database.session() as session:
+    with database.session() as session:
         broadcast = broadcasts_store.get_broadcast(session, business_id, broadcast_id)
         if broadcast is None:
             return None

@@ -15,11 +15,9 @@ from typing import Optional
 import requests
 
 from db import broadcasts_store, job_store
-from prosaas.clients import baileys
-from prosaas.clients.baileys import BaileysRejected, BaileysUnavailable
+from prosaas.clients.baileys import BaileysGateway, BaileysRejected, BaileysUnavailable
 from prosaas.errors import BadInput
 from prosaas.jobs import JobProgress
-from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.broadcasts")
 
@@ -39,15 +37,19 @@ def _gateway_never_got_it(exc: BaileysUnavailable) -> bool:
 
 
 class BroadcastRun:
-    def __init__(self, business_id: int, broadcast_id: int, progress: JobProgress):
+    """One run of a broadcast job: `gateway` sends, `delay_range` (seconds, BROADCAST_DELAY_SECONDS) paces."""
+
+    def __init__(self, database, gateway: BaileysGateway, business_id: int, broadcast_id: int, progress: JobProgress,
+                 *, delay_range: tuple[float, float]):
+        self.database = database
+        self.gateway = gateway
         self.business_id = business_id
         self.broadcast_id = broadcast_id
         self.progress = progress
-        self.runtime = get_runtime()
-        self.delay_range = self.runtime.settings.broadcast_delay_range
+        self.delay_range = delay_range
 
     def run(self) -> Optional[dict]:
-        database = self.runtime.database
+        database = self.database
         with database.session() as session:
             broadcast = broadcasts_store.get_broadcast(session, self.business_id, self.broadcast_id)
             if broadcast is None:
@@ -80,20 +82,20 @@ class BroadcastRun:
         return self._result(counts)
 
     def _require_connected_session(self) -> None:
-        if not baileys.session_status(self.business_id)["connected"]:  # BaileysUnavailable: retried too
+        if not self.gateway.session_status(self.business_id)["connected"]:  # BaileysUnavailable: retried too
             log.warning("BROADCAST_WAITING_SESSION broadcast_id=%s job_id=%s business_id=%s", self.broadcast_id,
                         self.progress.job_id, self.business_id)
             raise SessionNotConnected(f"the WhatsApp session of business {self.business_id} is not connected; "
                                       "the broadcast waits and retries, no recipient was used")
 
     def _send_one(self, recipient_id: int, phone: str, message: str) -> bool:
-        database = self.runtime.database
+        database = self.database
         with database.session() as session:
             if not broadcasts_store.mark_sending(session, recipient_id):
                 return False
         try:
-            provider_id = baileys.send_text(self.business_id, phone, message,
-                                            idempotency_key=f"broadcast-{self.broadcast_id}-{recipient_id}")
+            provider_id = self.gateway.send_text(self.business_id, phone, message,
+                                                 idempotency_key=f"broadcast-{self.broadcast_id}-{recipient_id}")
         except BaileysRejected as exc:
             with database.session() as session:
                 broadcasts_store.mark_failed(session, recipient_id, str(exc))
@@ -114,7 +116,7 @@ class BroadcastRun:
         return True
 
     def _counts(self) -> dict[str, int]:
-        with self.runtime.database.session() as session:
+        with self.database.session() as session:
             return broadcasts_store.status_counts(session, self.broadcast_id)
 
     @staticmethod
@@ -124,7 +126,7 @@ class BroadcastRun:
 
     def _report(self) -> Optional[str]:
         """Write progress from the recipients' statuses; returns a pending pause/cancel request."""
-        with self.runtime.database.session() as session:
+        with self.database.session() as session:
             counts = broadcasts_store.status_counts(session, self.broadcast_id)
             failed = counts["failed"] + counts["unknown"]
             return job_store.update_progress(session, self.progress.job_id, total=sum(counts.values()),
@@ -133,7 +135,7 @@ class BroadcastRun:
 
     def _stop(self, action: str) -> None:
         if action == "cancel":
-            with self.runtime.database.session() as session:
+            with self.database.session() as session:
                 cancelled = broadcasts_store.cancel_queued(session, self.broadcast_id)
             log.info("BROADCAST_CANCELLED broadcast_id=%s job_id=%s recipients_cancelled=%d", self.broadcast_id,
                      self.progress.job_id, cancelled)
@@ -142,8 +144,9 @@ class BroadcastRun:
         return None
 
 
-def send_broadcast(business_id: int, broadcast_id: int) -> Optional[dict]:
+def send_broadcast(database, gateway: BaileysGateway, business_id: int, broadcast_id: int, *,
+                   delay_range: tuple[float, float]) -> Optional[dict]:
     progress = JobProgress.current()
     if progress is None:
         raise BadInput("a broadcast runs only as a tracked job (start it with POST /api/broadcasts)")
-    return BroadcastRun(business_id, broadcast_id, progress).run()
+    return BroadcastRun(database, gateway, business_id, broadcast_id, progress, delay_range=delay_range).run()

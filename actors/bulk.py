@@ -1,4 +1,4 @@
-"""Bulk actions operators start (prosaas/bulk.py): one tracked job per action, with progress."""
+"""Bulk actions operators start (actors/bulk_service.py): one tracked job per action, with progress."""
 from __future__ import annotations
 
 from typing import Optional
@@ -15,4 +15,4 @@ def bulk_action(business_id: int, action: str, job_filter: Optional[dict] = None
                 target_business_id: Optional[int] = None) -> dict:
     """Retry failed jobs, requeue or purge dead letters, or cancel queued jobs; resumes from its cursor."""
     request = BulkRequest.from_kwargs(action, job_filter or {}, queue, target_business_id)
-    return run(request, JobProgress.current())
+    return run(bulk_action.broker, request, JobProgress.current())

@@ -5,7 +5,6 @@ from typing import Any
 
 from db import push_store
 from prosaas.jobs import Enqueued, enqueue_tracked
-from prosaas.runtime import get_runtime
 
 from actors.push import push_send
 
@@ -15,17 +14,18 @@ def subscription_view(row) -> dict[str, Any]:
             "created_at": row.created_at.isoformat()}
 
 
-def save_subscription(business_id: int, *, user_id: str, endpoint: str, p256dh: str, auth: str) -> dict[str, Any]:
+def save_subscription(database, business_id: int, *, user_id: str, endpoint: str, p256dh: str,
+                      auth: str) -> dict[str, Any]:
     """Save (or refresh: same endpoint) a browser's push subscription; returns its view."""
-    with get_runtime().database.session() as session:
+    with database.session() as session:
         row, _created = push_store.save_subscription(session, business_id=business_id, user_id=user_id,
                                                      endpoint=endpoint, p256dh=p256dh, auth=auth)
         return subscription_view(row)
 
 
-def forget_subscription(business_id: int, subscription_id: str) -> bool:
+def forget_subscription(database, business_id: int, subscription_id: str) -> bool:
     """False: no such subscription of this business."""
-    with get_runtime().database.session() as session:
+    with database.session() as session:
         return push_store.delete_subscription(session, business_id, subscription_id)
 
 

@@ -11,9 +11,8 @@ from typing import Any, Optional
 
 from db import push_store
 from db.models.messaging import SendStatus
-from prosaas.clients.webpush import (PushRefused, PushRejected, PushSubscriptionGone, PushUnavailable, send_push,
+from prosaas.clients.webpush import (PushRefused, PushRejected, PushSender, PushSubscriptionGone, PushUnavailable,
                                      topic_for)
-from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.push")
 DONE_STATUSES = (SendStatus.SENT, SendStatus.GONE, SendStatus.FAILED)
@@ -30,13 +29,12 @@ def notification_payload(title: str, body: str, url: Optional[str] = None,
     return payload
 
 
-def deliver_notification(*, business_id: int, user_id: str, payload: dict[str, Any],
-                         notification_key: str) -> dict[str, Any]:
+def deliver_notification(database, sender: PushSender, *, business_id: int, user_id: str,
+                         payload: dict[str, Any], notification_key: str) -> dict[str, Any]:
     """Send `payload` to each active subscription of the user not yet served for this notification.
 
     Raises PushUnavailable (retryable) if some subscription could not be reached this time.
     """
-    database = get_runtime().database
     with database.session() as session:
         subscriptions = [(s.id, s.endpoint, s.p256dh, s.auth)
                          for s in push_store.active_subscriptions(session, business_id, user_id)]
@@ -57,7 +55,7 @@ def deliver_notification(*, business_id: int, user_id: str, payload: dict[str, A
             continue
         outcome, error = SendStatus.SENT, None
         try:
-            send_push(endpoint, p256dh, auth, payload, topic=topic)
+            sender.send(endpoint, p256dh, auth, payload, topic=topic)
         except PushSubscriptionGone as exc:
             outcome, error = SendStatus.GONE, exc.code
         except (PushRejected, PushRefused) as exc:

@@ -7,8 +7,11 @@ from typing import Optional
 import dramatiq
 
 from actors.receipts_work import delete_receipts as run_deletion
+from prosaas.clients import storage
+from prosaas.runtime import broker_runtime
 from prosaas.settings import get_settings
 
+# Dramatiq's TimeLimit takes time_limit as a number, not a callable: read from the settings at declaration.
 DELETE_TIME_LIMIT_MS = get_settings().receipts_delete_time_limit_seconds * 1000
 
 
@@ -16,4 +19,9 @@ DELETE_TIME_LIMIT_MS = get_settings().receipts_delete_time_limit_seconds * 1000
                 max_retries=3, min_backoff=30_000, max_backoff=300_000)
 def delete_receipts(business_id: int, select_all: bool = False, ids: Optional[list[int]] = None):
     """Delete all of the business's receipts (as of the job's start) or the chosen ids, files first."""
-    return run_deletion(business_id, None if select_all else list(ids or []), time_limit_s=DELETE_TIME_LIMIT_MS / 1000)
+    runtime = broker_runtime()
+    settings = runtime.settings
+    store = storage.from_settings(settings)  # one store per process
+    return run_deletion(runtime.database, store, business_id, None if select_all else list(ids or []),
+                        backoff_base_seconds=settings.receipts_backoff_base_seconds,
+                        time_limit_s=DELETE_TIME_LIMIT_MS / 1000)

@@ -9,7 +9,6 @@ from typing import Any, Optional
 from db import receipts_store
 from prosaas.clients import storage
 from prosaas.jobs import Enqueued, enqueue_tracked
-from prosaas.runtime import get_runtime
 
 from actors.receipts import delete_receipts
 
@@ -32,17 +31,17 @@ def receipt_view(receipt) -> dict[str, Any]:
             "created_at": receipt.created_at.isoformat()}
 
 
-def store_receipt(business_id: int, data: bytes, *, content_type: str, filename: Optional[str], vendor: str,
-                  amount: Decimal, currency: str, issued_at: dt.date) -> dict[str, Any]:
-    """Put the file in object storage, then record its row; returns the receipt's view.
+def store_receipt(database, store, business_id: int, data: bytes, *, content_type: str, filename: Optional[str],
+                  vendor: str, amount: Decimal, currency: str, issued_at: dt.date) -> dict[str, Any]:
+    """Put the file in object storage (`store`), then record its row; returns the receipt's view.
 
     Raises storage.StorageUnavailable or storage.StoragePermanentError (nothing kept); a file whose row
     could not be written is deleted again.
     """
     key = f"receipts/{business_id}/{uuid.uuid4().hex}{ACCEPTED_TYPES[content_type]}"
-    storage.put(key, data, content_type)
+    store.put(key, data, content_type)
     try:
-        with get_runtime().database.session() as session:
+        with database.session() as session:
             receipt = receipts_store.add_receipt(
                 session, business_id=business_id, vendor=vendor, amount=amount, currency=currency,
                 issued_at=issued_at, storage_key=key, content_type=content_type, size_bytes=len(data),
@@ -50,15 +49,15 @@ def store_receipt(business_id: int, data: bytes, *, content_type: str, filename:
             return receipt_view(receipt)
     except Exception:
         try:  # no file without its row
-            storage.delete(key)
+            store.delete(key)
         except storage.StorageError:
             pass
         raise
 
 
-def receipts_page(business_id: int, *, limit: int, before_id: Optional[int]) -> dict[str, Any]:
+def receipts_page(database, business_id: int, *, limit: int, before_id: Optional[int]) -> dict[str, Any]:
     """This business's receipts, newest first, with the total and the next page's `before_id`."""
-    with get_runtime().database.session() as session:
+    with database.session() as session:
         receipts = receipts_store.list_receipts(session, business_id, limit=limit, before_id=before_id)
         total = receipts_store.count_receipts(session, business_id)
         return {"receipts": [receipt_view(r) for r in receipts], "total": total,

@@ -22,11 +22,9 @@ from typing import Callable, Optional, TypeVar
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db import job_store, receipts_store
-from prosaas.clients import storage
 from prosaas.clients.storage import StorageUnavailable
 from prosaas.errors import BadInput
 from prosaas.jobs import JobProgress
-from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.receipts")
 
@@ -60,18 +58,23 @@ def _result(cursor: dict, total: int) -> dict:
 
 
 class ReceiptDeletion:
-    """One run of a deletion job; every step reads its state from the job row, never from memory."""
+    """One run of a deletion job; every step reads its state from the job row, never from memory.
 
-    def __init__(self, business_id: int, ids: Optional[list[int]], progress: JobProgress,
-                 time_limit_s: Optional[float] = None):
+    `store` is the object storage holding the files (prosaas.clients.storage), `backoff_base_seconds` the
+    first wait after a transient error (RECEIPTS_BACKOFF_BASE_SECONDS).
+    """
+
+    def __init__(self, database, store, business_id: int, ids: Optional[list[int]], progress: JobProgress, *,
+                 backoff_base_seconds: float, time_limit_s: Optional[float] = None):
+        self.database = database
+        self.store = store
         self.business_id = business_id
         self.time_limit_s = time_limit_s
         self.started = time.monotonic()
         self.slowest_batch_s = 0.0
         self.ids = ids
         self.progress = progress
-        self.runtime = get_runtime()
-        self.base_delay = self.runtime.settings.receipts_backoff_base_seconds
+        self.base_delay = backoff_base_seconds
 
     def run(self) -> Optional[dict]:
         try:
@@ -93,7 +96,7 @@ class ReceiptDeletion:
     # Steps -------------------------------------------------------------------------
     def _start(self) -> None:
         """Snapshot what this job covers (first run only; a retried or resumed run keeps its cursor)."""
-        with self.runtime.database.session() as session:
+        with self.database.session() as session:
             job = job_store.get_job(session, self.progress.job_id)
             if job.cursor and "max_id" in job.cursor:
                 return
@@ -105,7 +108,7 @@ class ReceiptDeletion:
                  self.business_id, total, "all" if self.ids is None else f"{len(self.ids)}_ids")
 
     def _delete_next_batch(self) -> Optional[str]:
-        database = self.runtime.database
+        database = self.database
         with database.session() as session:
             job = job_store.get_job(session, self.progress.job_id)
             cursor, total = dict(job.cursor), job.total
@@ -113,7 +116,7 @@ class ReceiptDeletion:
                                               max_id=cursor["max_id"], ids=self.ids, size=BATCH_SIZE)
         if not batch:
             return "done"
-        outcome = storage.delete_many([key for _, key in batch])  # StorageUnavailable: back off, redo batch
+        outcome = self.store.delete_many([key for _, key in batch])  # StorageUnavailable: back off, redo batch
         refused = [receipt_id for receipt_id, key in batch if key in outcome.failed]
         removable = [receipt_id for receipt_id, key in batch if key not in outcome.failed]
         with database.session() as session:
@@ -189,9 +192,11 @@ class ReceiptDeletion:
             raise Stopped(action)
 
 
-def delete_receipts(business_id: int, ids: Optional[list[int]], *, time_limit_s: Optional[float] = None):
+def delete_receipts(database, store, business_id: int, ids: Optional[list[int]], *, backoff_base_seconds: float,
+                    time_limit_s: Optional[float] = None):
     """Run (or continue) the tracked deletion job of the current message; hands on before `time_limit_s`."""
     progress = JobProgress.current()
     if progress is None:
         raise BadInput("receipt deletion runs only as a tracked job (start it with POST /api/receipts/delete)")
-    return ReceiptDeletion(business_id, ids, progress, time_limit_s).run()
+    return ReceiptDeletion(database, store, business_id, ids, progress, backoff_base_seconds=backoff_base_seconds,
+                           time_limit_s=time_limit_s).run()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Optional
 
-from db import job_store
+from db import Database, job_store
 from db import recordings_store as store
 from db.base import utcnow
 from db.models.core import BackgroundJob, JobStatus
@@ -22,8 +22,6 @@ from prosaas import queue_stats
 from prosaas.clients import recording_files
 from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.jobs import enqueue_tracked_or_undo
-from prosaas.runtime import get_runtime
-from prosaas.settings import get_settings
 
 from actors.recordings import download_recording, transcribe_recording
 
@@ -32,13 +30,13 @@ log = logging.getLogger("prosaas.recordings")
 MAX_PRIORITY_REENQUEUES = 2  # after the first priority download: at most this many more when stuck
 
 
-def accept_recording_callback(business_id: int, *, call_sid: str, recording_sid: str, recording_url: str,
-                              recording_status: str, duration_s: Optional[int], channels: Optional[int]) -> str:
+def accept_recording_callback(database: Database, business_id: int, *, call_sid: str, recording_sid: str,
+                              recording_url: str, recording_status: str, duration_s: Optional[int],
+                              channels: Optional[int]) -> str:
     """Record a Twilio recording-status callback; a new `completed` recording gets one download job.
 
     Returns "enqueued", "duplicate" or "recorded". Raises BrokerUnavailable (nothing kept: Twilio retries).
     """
-    database = get_runtime().database
     completed = recording_status == "completed"
     recording, created = None, False
     with database.session() as session:
@@ -73,9 +71,8 @@ def accept_recording_callback(business_id: int, *, call_sid: str, recording_sid:
     return "enqueued"
 
 
-def queue_transcription(business_id: int, recording_sid: str) -> Optional[str]:
+def queue_transcription(database: Database, business_id: int, recording_sid: str) -> Optional[str]:
     """Queue the transcription of a downloaded recording once; None when already queued or done."""
-    database = get_runtime().database
     with database.session() as session:
         if not store.claim_transcription(session, recording_sid):
             return None
@@ -123,17 +120,20 @@ def _active(job: Optional[BackgroundJob]) -> bool:
     return job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
-def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
-    """The stored file of the call's recording, or the priority download that will bring it. None: no such call."""
-    database = get_runtime().database
-    stuck_after = dt.timedelta(seconds=get_settings().recording_stuck_after_seconds)
+def request_playback(database: Database, business_id: int, call_sid: str, *, files: recording_files.RecordingFiles,
+                     stuck_after_seconds: float) -> Optional[Playback]:
+    """The stored file of the call's recording, or the priority download that will bring it. None: no such call.
+
+    A download without progress for `stuck_after_seconds` (RECORDING_STUCK_AFTER_SECONDS) counts as stuck.
+    """
+    stuck_after = dt.timedelta(seconds=stuck_after_seconds)
     with database.session() as session:
         recording = store.playable_recording(session, business_id, call_sid)
         if recording is None:
             return None
         if recording.status == RecordingStatus.READY and recording.file_path:
             file = recording_files.StoredFile(recording.file_path)
-            if recording_files.existing_size(file) == recording.size_bytes:  # StorageUnavailable: the caller's 503
+            if files.existing_size(file) == recording.size_bytes:  # StorageUnavailable: the caller's 503
                 return Playback(PlaybackState.READY, recording, file=file)
         if recording.status == RecordingStatus.ABSENT:
             return Playback(PlaybackState.ABSENT, recording,
@@ -155,7 +155,7 @@ def request_playback(business_id: int, call_sid: str) -> Optional[Playback]:
         return Playback(PlaybackState.PENDING, recording, job=background)
     if recording.priority_enqueues > MAX_PRIORITY_REENQUEUES:
         return _gave_up(recording, priority, stuck(priority))
-    return _enqueue_priority(business_id, recording, priority)
+    return _enqueue_priority(database, business_id, recording, priority)
 
 
 def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool) -> Playback:
@@ -164,7 +164,7 @@ def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool)
         detail = f"The recording could not be downloaded ({error_class(job.error)}, {job.error_reason or 'failed'})."
         return Playback(PlaybackState.FAILED, recording, job=job, detail=detail)
     queue = job.queue if job is not None else "high"
-    idle = queue_stats.queues_without_consumer()
+    idle = queue_stats.queues_without_consumer(get_runtime())
     if queue in idle:
         detail = (f"The recording download has waited on queue '{queue}', which has no working consumer "
                   f"(queues without a consumer: {', '.join(idle)}). Start a worker for it (WORKER_QUEUES).")
@@ -176,8 +176,8 @@ def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool)
     return Playback(PlaybackState.STUCK, recording, job=job, detail=detail)
 
 
-def _enqueue_priority(business_id: int, recording: Recording, previous: Optional[BackgroundJob]) -> Playback:
-    database = get_runtime().database
+def _enqueue_priority(database: Database, business_id: int, recording: Recording,
+                      previous: Optional[BackgroundJob]) -> Playback:
     token = secrets.token_hex(8)
     with database.session() as session:
         if not store.claim_priority_download(session, recording.id, seen_job_id=recording.priority_job_id,

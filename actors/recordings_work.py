@@ -8,15 +8,16 @@ from typing import Optional
 
 from dramatiq.middleware import CurrentMessage
 
+from db import Database
 from db import recordings_store as store
 from db.businesses import get_business
 from db.base import utcnow
 from db.models.recordings import RecordingStatus
-from prosaas.clients import recording_files, transcription, twilio_api, twilio_recordings
+from prosaas.clients import recording_files, transcription
+from prosaas.clients.twilio_api import TwilioApi
+from prosaas.clients.twilio_recordings import RecordingDownloader
 from prosaas.errors import BadInput, PermanentError
 from prosaas.middleware.retries import describe_error, is_final_attempt
-from prosaas.runtime import get_runtime
-from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.recordings")
 
@@ -36,9 +37,9 @@ def recording_file(business_id: int, recording_sid: str) -> tuple[str, recording
     return file.relative, file
 
 
-def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
-    """Fetch one recording into the store (idempotent: a complete stored copy is kept) and mark it ready."""
-    database = get_runtime().database
+def perform_download(actor, database: Database, business_id: int, recording_sid: str, *,
+                     downloader: RecordingDownloader) -> Downloaded:
+    """Fetch one recording into the downloader's store (idempotent: a complete stored copy is kept), mark it ready."""
     message = CurrentMessage.get_current_message()
     with database.session() as session:
         recording = store.get_recording(session, recording_sid, business_id)
@@ -52,7 +53,7 @@ def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
              message.options.get("retries", 0) if message else 0)
     relative, file = recording_file(business_id, recording_sid)
     try:
-        result = twilio_recordings.download_recording(url, file, expected_size=expected)
+        result = downloader.download(url, file, expected_size=expected)
     except Exception as exc:
         final = is_final_attempt(actor, exc)
         with database.session() as session:
@@ -63,7 +64,7 @@ def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
         log.warning("WORKER_DOWNLOAD_%s call_sid=%s business_id=%s recording_sid=%s error=%s",
                     "FAILED" if final else "RETRY", call_sid, business_id, recording_sid, type(exc).__name__)
         raise
-    with recording_files.local_copy(file) as path:
+    with downloader.files.local_copy(file) as path:
         measured = transcription.audio_duration(path)
     duration_s = measured or (float(fallback_duration) if fallback_duration else None)
     with database.session() as session:
@@ -75,8 +76,9 @@ def perform_download(actor, business_id: int, recording_sid: str) -> Downloaded:
     return Downloaded(recording_sid, result.size_bytes, result.duration_ms, result.fetched)
 
 
-def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
-    database = get_runtime().database
+def perform_transcription(actor, database: Database, business_id: int, recording_sid: str, *,
+                          files: recording_files.RecordingFiles, provider: transcription.Provider) -> dict:
+    """Transcribe a stored recording with `provider`, in the business's own language when it has one."""
     with database.session() as session:
         recording = store.get_recording(session, recording_sid, business_id)
         if recording is None:
@@ -87,8 +89,8 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
         business = get_business(session, business_id)
         language = business.transcription_language if business else None
     try:
-        with recording_files.local_copy(file) as path:
-            transcript = transcription.transcribe(path, "audio/mpeg", language=language)
+        with files.local_copy(file) as path:
+            transcript = provider.transcribe(path, "audio/mpeg", language=language)
     except Exception as exc:
         if is_final_attempt(actor, exc):
             with database.session() as session:
@@ -104,16 +106,16 @@ def perform_transcription(actor, business_id: int, recording_sid: str) -> dict:
             "duration_s": transcript.duration_s}
 
 
-def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP_BATCH,
+def cleanup_expired_recordings(database: Database, *, files: recording_files.RecordingFiles, retention_days: int,
+                               delete_at_twilio: Optional[TwilioApi] = None, batch_size: int = CLEANUP_BATCH,
                                now: Optional[dt.datetime] = None) -> dict:
     """Delete the stored files of recordings downloaded more than `retention_days` ago; mark them and their calls.
 
+    With `delete_at_twilio` (RECORDINGS_DELETE_AT_TWILIO), Twilio's copy is deleted first through that API.
     Works in batches by ascending id; running it again finds nothing left to do.
     """
-    database = get_runtime().database
     cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
     after_id, expired, files_deleted, already_gone, kept_for_twilio = 0, 0, 0, 0, 0
-    delete_at_twilio = get_settings().recordings_delete_at_twilio
     while True:
         with database.session() as session:
             batch = [(r.id, r.file_path, r.recording_sid) for r in store.expired_recordings(
@@ -124,10 +126,10 @@ def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP
         for recording_id, relative, recording_sid in batch:
             # Our copy goes only once Twilio's is gone too (when asked to delete it): never neither copy left
             # to play while Twilio still bills for one, and a refusal is tried again at the next cleanup.
-            if delete_at_twilio and not twilio_api.delete_recording(recording_sid):
+            if delete_at_twilio is not None and not delete_at_twilio.delete_recording(recording_sid):
                 kept_for_twilio += 1
                 continue
-            if relative and recording_files.delete(recording_files.StoredFile(relative)):
+            if relative and files.delete(recording_files.StoredFile(relative)):
                 files_deleted += 1
             else:
                 already_gone += 1
@@ -138,7 +140,7 @@ def cleanup_expired_recordings(*, retention_days: int, batch_size: int = CLEANUP
         after_id = batch[-1][0]
         log.info("RECORDINGS_CLEANUP_BATCH expired=%d files_deleted=%d last_id=%d", len(batch), files_deleted,
                  after_id)
-    stale_parts = recording_files.remove_stale_parts()
+    stale_parts = files.remove_stale_parts()
     log.info("RECORDINGS_CLEANUP_DONE expired=%d files_deleted=%d already_gone=%d kept_for_twilio=%d "
              "stale_parts=%d retention_days=%d", expired, files_deleted, already_gone, kept_for_twilio, stale_parts,
              retention_days)

@@ -16,7 +16,6 @@ from db.businesses import get_business
 from db.models.messaging import ReminderSendStatus
 from prosaas.errors import BrokerUnavailable
 from prosaas.jobs import enqueue_tracked_or_undo
-from prosaas.runtime import get_runtime
 
 log = logging.getLogger("prosaas.reminders")
 GRACE = dt.timedelta(minutes=2)            # a late tick still sends an offset up to this long after due
@@ -53,10 +52,9 @@ def _enqueue_push(business_id: int, reminder_id: str, user_id: str, text: str, d
         "notification_key": f"reminder:{reminder_id}:{offset}"})
 
 
-def run_tick(now: dt.datetime | None = None) -> dict[str, int]:
+def run_tick(database, offsets: list[int], now: dt.datetime | None = None) -> dict[str, int]:
+    """Notify what came due at `now` at one of `offsets` (minutes before due, REMINDER_OFFSETS_MINUTES)."""
     now = now or utcnow()
-    runtime = get_runtime()
-    database, offsets = runtime.database, runtime.settings.reminder_offsets
     counts = {"considered": 0, "notified": 0, "lost_race": 0, "skipped_offsets": 0, "recovered": 0,
               "finished": 0, "enqueue_failed": 0}
     with database.session() as session:
@@ -102,14 +100,13 @@ def run_tick(now: dt.datetime | None = None) -> dict[str, int]:
         counts["notified"] += 1
         log.info("REMINDER_NOTIFIED business_id=%s reminder_id=%s offset_minutes=%s job_id=%s", business_id,
                  reminder_id, offset, enqueued.job_id)
-    counts["recovered"] = _recover_orphaned_claims(now)
+    counts["recovered"] = _recover_orphaned_claims(database, now)
     with database.session() as session:
         counts["finished"] = reminders_store.finish_past_due(session, due_before=now - GRACE)
     return counts
 
 
-def _recover_orphaned_claims(now: dt.datetime) -> int:
-    database = get_runtime().database
+def _recover_orphaned_claims(database, now: dt.datetime) -> int:
     recovered = 0
     with database.session() as session:
         orphans = reminders_store.orphaned_claims(session, claimed_before=now - ORPHAN_AFTER)
@@ -134,9 +131,9 @@ def _recover_orphaned_claims(now: dt.datetime) -> int:
     return recovered
 
 
-def delete_old_finished(now: dt.datetime | None = None) -> dict[str, int]:
+def delete_old_finished(database, now: dt.datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
-    with get_runtime().database.session() as session:
+    with database.session() as session:
         deleted = reminders_store.delete_finished(session, finished_before=now - FINISHED_RETENTION)
     log.info("REMINDERS_CLEANUP deleted=%d", deleted)
     return {"deleted": deleted}

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import dramatiq
 
-from prosaas.settings import get_settings
+from prosaas.clients import recording_files, transcription
+from prosaas.runtime import broker_runtime
 
 import actors.sessions_work as work
 
 
 @dramatiq.actor(queue_name="default", job_type="audio_session", max_retries=3, min_backoff=5_000,
-                per_business=lambda: get_settings().sessions_per_business, backoff_jitter=False,
+                per_business=lambda: broker_runtime().settings.sessions_per_business, backoff_jitter=False,
                 time_limit=30 * 60 * 1000)
 def process_audio_session(business_id: int, session_id: str) -> dict:
-    return work.process_session(process_audio_session, business_id, session_id)
+    runtime = broker_runtime()
+    settings = runtime.settings
+    return work.process_session(process_audio_session, runtime.database, business_id, session_id,
+                                files=recording_files.from_settings(settings),
+                                provider=transcription.from_settings(settings),
+                                max_seconds=settings.session_max_seconds)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Optional
 
+from db import Database
 from db import recordings_store as store
 from db.base import new_id
 from prosaas.clients import recording_files, transcription
 from prosaas.clients.storage import StorageUnavailable
 from prosaas.errors import error_class
 from prosaas.jobs import enqueue_tracked_or_undo
-from prosaas.runtime import get_runtime
 
 from actors.sessions import process_audio_session
 from actors.sessions_work import SESSIONS_DIR
@@ -22,32 +22,32 @@ from actors.sessions_work import SESSIONS_DIR
 log = logging.getLogger("prosaas.sessions")
 
 
-def start_audio_session(business_id: int, chunks: Iterable[bytes], *, extension: str, content_type: str,
+def start_audio_session(database: Database, business_id: int, chunks: Iterable[bytes], *,
+                        files: recording_files.RecordingFiles, extension: str, content_type: str,
                         filename: Optional[str], max_bytes: int, max_seconds: int) -> tuple[str, str]:
-    """Store the upload and enqueue its processing; returns (session_id, job_id).
+    """Store the upload in `files` and enqueue its processing; returns (session_id, job_id).
 
     Raises recording_files.TooLarge (over `max_bytes`), transcription.BadAudio (its header declares more
     than `max_seconds`), StorageUnavailable, or BrokerUnavailable; the file is never kept without its session.
     """
     session_id = new_id()
     file = recording_files.stored_file(business_id, f"{session_id}{extension}", SESSIONS_DIR)
-    size = recording_files.write_atomically(file, chunks, max_size=max_bytes)
+    size = files.write_atomically(file, chunks, max_size=max_bytes)
     try:
-        with recording_files.local_copy(file) as path:
+        with files.local_copy(file) as path:
             transcription.refuse_declared_overlong(path, max_seconds)
-        job_id = _record_and_enqueue(business_id, session_id, file.relative, size, content_type, filename)
+        job_id = _record_and_enqueue(database, business_id, session_id, file.relative, size, content_type, filename)
     except Exception:
         try:
-            recording_files.delete(file)
+            files.delete(file)
         except StorageUnavailable:  # the first error is the one to answer; a stray file is only space
             log.warning("SESSION_FILE_NOT_DELETED business_id=%s session_id=%s", business_id, session_id)
         raise
     return session_id, job_id
 
 
-def _record_and_enqueue(business_id: int, session_id: str, relative_path: str, size_bytes: int,
+def _record_and_enqueue(database: Database, business_id: int, session_id: str, relative_path: str, size_bytes: int,
                         content_type: str, filename: Optional[str]) -> str:
-    database = get_runtime().database
     with database.session() as session:
         store.create_audio_session(session, session_id=session_id, business_id=business_id, filename=filename,
                                    content_type=content_type, file_path=relative_path, size_bytes=size_bytes)
@@ -66,9 +66,9 @@ def _record_and_enqueue(business_id: int, session_id: str, relative_path: str, s
     return enqueued.job_id
 
 
-def session_view(business_id: int, session_id: str) -> Optional[dict[str, Any]]:
+def session_view(database: Database, business_id: int, session_id: str) -> Optional[dict[str, Any]]:
     """The public JSON shape of an audio session (the error only as its class); None: no such session."""
-    with get_runtime().database.session() as session:
+    with database.session() as session:
         row = store.get_audio_session(session, session_id, business_id)
         if row is None:
             return None

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import logging
 
+from db import Database
 from db import recordings_store as store
 from prosaas.clients import recording_files, transcription
 from prosaas.errors import BadInput
 from prosaas.middleware.retries import describe_error, is_final_attempt
-from prosaas.runtime import get_runtime
-from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.sessions")
 
 SESSIONS_DIR = "sessions"
 
 
-def process_session(actor, business_id: int, session_id: str) -> dict:
-    database = get_runtime().database
+def process_session(actor, database: Database, business_id: int, session_id: str, *,
+                    files: recording_files.RecordingFiles, provider: transcription.Provider,
+                    max_seconds: float) -> dict:
+    """Transcribe the session's upload with `provider`; audio past `max_seconds` fails as BadAudio."""
     with database.session() as session:
         row = store.start_session_attempt(session, session_id)
         if row is None or row.business_id != business_id:
@@ -28,8 +29,8 @@ def process_session(actor, business_id: int, session_id: str) -> dict:
         relative, content_type, attempt = row.file_path, row.content_type, row.attempts
     log.info("SESSION_PICKED business_id=%s session_id=%s attempt=%d", business_id, session_id, attempt)
     try:
-        with recording_files.local_copy(recording_files.StoredFile(relative, SESSIONS_DIR)) as path:
-            transcript = transcription.transcribe(path, content_type, max_seconds=get_settings().session_max_seconds)
+        with files.local_copy(recording_files.StoredFile(relative, SESSIONS_DIR)) as path:
+            transcript = provider.transcribe(path, content_type, max_seconds=max_seconds)
     except Exception as exc:
         final = is_final_attempt(actor, exc)
         with database.session() as session:

@@ -5,15 +5,19 @@ import dramatiq
 from periodiq import cron
 
 from actors.whatsapp_work import close_idle_conversations, process_webhook
-from prosaas.settings import get_settings
+from prosaas.clients import baileys, responder
+from prosaas.runtime import broker_runtime
 
 
 @dramatiq.actor(queue_name="default", job_type="whatsapp_webhook",
-                per_business=lambda: get_settings().whatsapp_per_business, time_limit=5 * 60 * 1000)
+                per_business=lambda: broker_runtime().settings.whatsapp_per_business, time_limit=5 * 60 * 1000)
 def whatsapp_webhook(business_id: int, messages: list) -> dict:
-    return process_webhook(business_id, messages)
+    runtime = broker_runtime()
+    return process_webhook(runtime.database, baileys.from_settings(runtime.settings),
+                           responder.from_settings(runtime.settings), business_id, messages)
 
 
 @dramatiq.actor(queue_name="low", periodic=cron("*/5 * * * *"), max_retries=0, time_limit=4 * 60 * 1000)
 def whatsapp_sessions_cleanup() -> dict:
-    return close_idle_conversations()
+    runtime = broker_runtime()
+    return close_idle_conversations(runtime.database, responder.from_settings(runtime.settings))

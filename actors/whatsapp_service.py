@@ -10,7 +10,7 @@ import redis
 
 from db.businesses import get_business
 from prosaas.jobs import enqueue_tracked_or_undo
-from prosaas.runtime import get_runtime
+from prosaas.redis_protocol import Keys
 
 from actors.whatsapp import whatsapp_webhook
 
@@ -32,9 +32,9 @@ class ReplayGuard:
     """Each accepted signed body once: its SHA-256 is kept REPLAY_WINDOW_SECONDS (SET NX EX), and a body seen
     again is answered 202 with the first job's id, without a second job."""
 
-    def __init__(self, runtime):
-        self.client = runtime.redis
-        self.keys = runtime.keys
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.client = client
+        self.keys = keys
 
     def _key(self, body: bytes) -> str:
         return self.keys("whatsapp", "seen", hashlib.sha256(body).hexdigest())
@@ -56,18 +56,17 @@ class ReplayGuard:
             pass  # Redis is down: the enqueue failed for the same reason, and the key expires anyway
 
 
-def accept_webhook(body: bytes, business_id: int, messages: list[dict[str, Any]]) -> WebhookResult:
+def accept_webhook(database, replays: ReplayGuard, body: bytes, business_id: int,
+                   messages: list[dict[str, Any]]) -> WebhookResult:
     """One tracked job for the messages of a (signature-checked) body; a body seen within the window is a replay.
 
     Raises UnknownBusiness, or BrokerUnavailable (the body is forgotten: the sender's retry is processed).
     """
-    runtime = get_runtime()
-    with runtime.database.session() as session:
+    with database.session() as session:
         if get_business(session, business_id) is None:
             raise UnknownBusiness(business_id)
     job_id = None
     if messages:
-        replays = ReplayGuard(runtime)
         first, job_id = replays.claim(body)
         if not first:
             log.info("WHATSAPP_WEBHOOK_REPLAY business_id=%s messages=%d job_id=%s", business_id, len(messages),

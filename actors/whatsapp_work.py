@@ -14,7 +14,8 @@ from db import whatsapp_store
 from db.base import utcnow
 from db.models.messaging import MessageStatus
 from prosaas.clients import baileys, responder
-from prosaas.runtime import get_runtime
+from prosaas.clients.baileys import BaileysGateway
+from prosaas.clients.responder import Responder
 
 log = logging.getLogger("prosaas.whatsapp")
 IDLE_AFTER = dt.timedelta(minutes=5)
@@ -58,10 +59,10 @@ def idempotency_key(business_id: int, incoming_message_id: str) -> str:
     return f"wa-reply:{business_id}:{incoming_message_id}"
 
 
-def process_webhook(business_id: int, messages: list[dict[str, Any]]) -> dict[str, int]:
+def process_webhook(database, gateway: BaileysGateway, replies: Responder, business_id: int,
+                    messages: list[dict[str, Any]]) -> dict[str, int]:
     """Store, reply to and send for each message; raises BaileysUnavailable/ResponderUnavailable to retry
     (what was done stays done) or BaileysRejected when Baileys refused a reply for good."""
-    database = get_runtime().database
     counts = {"received": len(messages), "ignored": 0, "stored": 0, "duplicates": 0, "replied": 0,
               "already_replied": 0, "no_reply": 0, "rejected": 0, "unavailable": 0}
     unavailable: Exception | None = None
@@ -85,7 +86,7 @@ def process_webhook(business_id: int, messages: list[dict[str, Any]]) -> dict[st
             counts["already_replied"] += 1
             continue
         if reply is None:
-            reply_text = responder.reply_to(business_id, remote, text, history)
+            reply_text = replies.reply_to(business_id, remote, text, history)
             if not reply_text:
                 counts["no_reply"] += 1
                 continue
@@ -95,7 +96,7 @@ def process_webhook(business_id: int, messages: list[dict[str, Any]]) -> dict[st
                 counts["already_replied"] += 1
                 continue
         try:
-            provider_id = baileys.send_text(business_id, reply.remote, reply.text,
+            provider_id = gateway.send_text(business_id, reply.remote, reply.text,
                                             idempotency_key=idempotency_key(business_id, incoming_id))
         except baileys.BaileysRejected as exc:
             with database.session() as session:
@@ -123,10 +124,10 @@ def process_webhook(business_id: int, messages: list[dict[str, Any]]) -> dict[st
     return counts
 
 
-def close_idle_conversations(now: dt.datetime | None = None, limit: int = 200) -> dict[str, int]:
+def close_idle_conversations(database, replies: Responder, now: dt.datetime | None = None,
+                             limit: int = 200) -> dict[str, int]:
     """Close conversations with no customer message for IDLE_AFTER, each with a summary."""
     now = now or utcnow()
-    database = get_runtime().database
     with database.session() as session:
         idle = whatsapp_store.idle_open_conversations(session, idle_before=now - IDLE_AFTER, limit=limit)
         work = [(c, [{"direction": m.direction, "text": m.text, "at": m.message_at.isoformat()}
@@ -134,7 +135,7 @@ def close_idle_conversations(now: dt.datetime | None = None, limit: int = 200) -
     counts = {"idle": len(work), "closed": 0, "reopened": 0, "summary_fallback": 0}
     for conversation, messages in work:
         try:
-            summary = responder.summarize(conversation.business_id, conversation.customer, messages)
+            summary = replies.summarize(conversation.business_id, conversation.customer, messages)
         except (responder.ResponderUnavailable, responder.ResponderRejected) as exc:
             summary = responder.rule_based_summary(messages)
             counts["summary_fallback"] += 1

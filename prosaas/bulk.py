@@ -1,7 +1,8 @@
 """Bulk actions: retry every failed job of a filter, requeue or purge a queue's dead letters, cancel a business's
 queued jobs. Each runs as a tracked job (actors/bulk.py) with progress, so 50,000 retries never block a request.
 
-`preview` counts what an action would touch (the confirmation step); `start` enqueues it; `run` is the job.
+`preview` counts what an action would touch (the confirmation step); actors/bulk_service.py starts it through
+the job API; `run` is the job, handed the worker's broker (whose runtime holds the jobs and dead letters).
 The job walks its targets a page at a time, saves its cursor and progress after each page and honours
 pause and cancel between pages; a target that no longer fits (retried or cancelled meanwhile) counts as failed.
 """
@@ -9,19 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from db import job_store
 from db.job_search import JobFilter, count_jobs, search_jobs
 from db.models.core import JobControl, JobStatus
-from db.operators import operators_business_id
 from prosaas.dead_letters import list_dead_letters, purge_dead_letters, requeue_dead_letter
-from prosaas.jobs import JobProgress, control_job, enqueue_tracked
-from prosaas.runtime import get_runtime
-
-log = logging.getLogger("prosaas.bulk")
+from prosaas.jobs import JobProgress, control_job
 
 ACTIONS = ("retry_failed", "requeue_dead_letters", "purge_dead_letters", "cancel_queued")
 PAGE = 200
@@ -70,51 +66,36 @@ class BulkRequest:
         return cls(action=action, job_filter=JobFilter(**fields), queue=queue, business_id=target_business_id)
 
 
-def preview(request: BulkRequest) -> int:
+def preview(runtime, request: BulkRequest) -> int:
     """How many jobs or dead letters the action would touch now."""
     request = request.checked()
-    runtime = get_runtime()
     if request.action in ("requeue_dead_letters", "purge_dead_letters"):
         return int(runtime.redis.zcard(runtime.keys.dead_letters(request.queue)))
     with runtime.database.session() as session:
         return count_jobs(session, request.job_filter)
 
 
-def start(request: BulkRequest, actor) -> tuple[str, int]:
-    """Enqueue the action as a tracked job of the operators' business: (job id, targets counted now).
-
-    `actor` is actors.bulk.bulk_action, handed in by the caller (the web role, the CLI): actors sit a floor up.
-    """
-    request = request.checked()
-    count = preview(request)
-    with get_runtime().database.session() as session:
-        owner = operators_business_id(session)
-    job_id = enqueue_tracked(actor, business_id=owner, kwargs=request.as_kwargs()).job_id
-    log.info("BULK_STARTED action=%s job_id=%s count=%d", request.action, job_id, count)
-    return job_id, count
-
-
-def run(request: BulkRequest, progress: Optional[JobProgress]) -> dict[str, Any]:
-    """The bulk job itself; returns its summary (the job's result)."""
+def run(broker, request: BulkRequest, progress: Optional[JobProgress]) -> dict[str, Any]:
+    """The bulk job itself, on `broker` (the worker's); returns its summary (the job's result)."""
     request = request.checked()
     if request.action == "purge_dead_letters":
-        purged = purge_dead_letters(request.queue)
+        purged = purge_dead_letters(broker.runtime, request.queue)
         if progress:
             progress.update(total=purged, processed=purged, succeeded=purged)
         return {"action": request.action, "purged": purged}
     if request.action == "requeue_dead_letters":
-        return _requeue_dead_letters(request, progress)
-    return _walk_jobs(request, progress)
+        return _requeue_dead_letters(broker, request, progress)
+    return _walk_jobs(broker, request, progress)
 
 
-def _walk_jobs(request: BulkRequest, progress: Optional[JobProgress]) -> dict[str, Any]:
+def _walk_jobs(broker, request: BulkRequest, progress: Optional[JobProgress]) -> dict[str, Any]:
     job = progress.load() if progress else None
     cursor = (job.cursor or {}) if job else {}
     done = {"processed": job.processed if job else 0, "succeeded": job.succeeded if job else 0,
             "failed": job.failed if job else 0}
     before_id = cursor.get("before_id")
     control = JobControl.RETRY if request.action == "retry_failed" else JobControl.CANCEL
-    runtime = get_runtime()
+    runtime = broker.runtime
     if progress and not job.total:
         with runtime.database.session() as session:
             progress.update(total=count_jobs(session, request.job_filter))
@@ -125,7 +106,7 @@ def _walk_jobs(request: BulkRequest, progress: Optional[JobProgress]) -> dict[st
             break
         for job_id in ids:
             try:
-                changed = control_job(job_id, None, control)
+                changed = control_job(job_id, None, control, broker=broker)
                 done["succeeded" if changed is not None else "failed"] += 1
             except job_store.JobConflict:
                 done["failed"] += 1
@@ -139,13 +120,14 @@ def _walk_jobs(request: BulkRequest, progress: Optional[JobProgress]) -> dict[st
     return {"action": request.action, **done}
 
 
-def _requeue_dead_letters(request: BulkRequest, progress: Optional[JobProgress]) -> dict[str, Any]:
-    ids = [entry["redis_message_id"] for entry in list_dead_letters(queue=request.queue, limit=MAX_DEAD_LETTERS)]
+def _requeue_dead_letters(broker, request: BulkRequest, progress: Optional[JobProgress]) -> dict[str, Any]:
+    ids = [entry["redis_message_id"]
+           for entry in list_dead_letters(broker.runtime, queue=request.queue, limit=MAX_DEAD_LETTERS)]
     done = {"processed": 0, "succeeded": 0, "failed": 0}
     if progress:
         progress.update(total=len(ids))
     for index, message_id in enumerate(ids, 1):
-        done["succeeded" if requeue_dead_letter(message_id) else "failed"] += 1
+        done["succeeded" if requeue_dead_letter(broker, message_id) else "failed"] += 1
         done["processed"] += 1
         if progress and (index % PAGE == 0 or index == len(ids)):
             action = progress.update(**done)

@@ -1,6 +1,8 @@
 """The dead-letter queue: list failed messages with their reason, requeue them, purge them.
 
 Dead letters older than DEAD_LETTER_TTL_SECONDS are deleted by the recovery sweep and never listed.
+Each function takes the runtime whose Redis holds the dead letters; requeueing takes the broker that sends
+the message again (and whose runtime it is).
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from dramatiq import Message
 from db import job_store
 from db.models.core import JobStatus
 from prosaas.redis_protocol import Protocol, now_ms, without_broker_options
-from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
 
 log = logging.getLogger("prosaas.dlq")
@@ -23,17 +24,16 @@ def _decode(raw) -> dict[str, Any]:
     return json.loads(raw)
 
 
-def _protocol() -> Protocol:
-    runtime = get_runtime()
+def _protocol(runtime) -> Protocol:
     return Protocol(runtime.redis, runtime.keys)
 
 
-def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int] = None,
+def list_dead_letters(runtime, *, queue: Optional[str] = None, business_id: Optional[int] = None,
                       limit: int = 100) -> list[dict[str, Any]]:
-    protocol = _protocol()
+    protocol = _protocol(runtime)
     reasons = protocol.dead_letter_reasons()
     entries = []
-    expired_before_ms = now_ms() - get_runtime().settings.dead_letter_ttl_seconds * 1000
+    expired_before_ms = now_ms() - runtime.settings.dead_letter_ttl_seconds * 1000
     for name in ([queue] if queue else ALL_QUEUES):
         for redis_id, score, raw in protocol.newest_dead_letters(name, limit, after_ms=expired_before_ms):
             data = _decode(raw)
@@ -58,8 +58,7 @@ def list_dead_letters(*, queue: Optional[str] = None, business_id: Optional[int]
     return entries[:limit]
 
 
-def _find(message_id: str) -> Optional[tuple[str, bytes, dict]]:
-    protocol = _protocol()
+def _find(protocol: Protocol, message_id: str) -> Optional[tuple[str, bytes, dict]]:
     for name in ALL_QUEUES:
         raw = protocol.dead_letter(name, message_id)
         if raw is not None:
@@ -71,17 +70,16 @@ def _find(message_id: str) -> Optional[tuple[str, bytes, dict]]:
     return None
 
 
-def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
-    """Send a dead letter back to its queue with a fresh retry budget; its job row goes back to queued."""
-    from prosaas.broker_stack import installed_broker
-
-    broker = installed_broker()
-    runtime = get_runtime()
-    found = _find(message_id)
+def requeue_dead_letter(broker, message_id: str) -> Optional[dict[str, Any]]:
+    """Send a dead letter back to its queue on `broker` with a fresh retry budget; its job row goes back to
+    queued."""
+    runtime = broker.runtime
+    protocol = _protocol(runtime)
+    found = _find(protocol, message_id)
     if found is None:
         return None
     queue, redis_id, data = found
-    if not _protocol().remove_dead_letter(queue, redis_id, data["message_id"]):  # a fresh crash budget too
+    if not protocol.remove_dead_letter(queue, redis_id, data["message_id"]):  # a fresh crash budget too
         return None  # someone else requeued it a moment ago
     options = without_broker_options(data.get("options", {}), "retries", "traceback", "requeue_timestamp",
                                      "deferrals")
@@ -98,20 +96,21 @@ def requeue_dead_letter(message_id: str) -> Optional[dict[str, Any]]:
     return {"message_id": message.message_id, "queue": queue, "job_id": job_id}
 
 
-def discard_dead_letter(message_id: str) -> bool:
+def discard_dead_letter(runtime, message_id: str) -> bool:
     """Delete a dead letter without running it (its job was retried another way); False if there is none."""
-    found = _find(message_id)
+    protocol = _protocol(runtime)
+    found = _find(protocol, message_id)
     if found is None:
         return False
     queue, redis_id, data = found
-    removed = _protocol().remove_dead_letter(queue, redis_id, data["message_id"])
+    removed = protocol.remove_dead_letter(queue, redis_id, data["message_id"])
     if removed:
         log.info("DLQ_DISCARDED queue=%s message_id=%s job_id=%s reason=job_retried", queue, data["message_id"],
                  data.get("options", {}).get("job_id", "-"))
     return bool(removed)
 
 
-def purge_dead_letters(queue: Optional[str] = None) -> int:
-    total = _protocol().purge_dead_letters([queue] if queue else ALL_QUEUES)
+def purge_dead_letters(runtime, queue: Optional[str] = None) -> int:
+    total = _protocol(runtime).purge_dead_letters([queue] if queue else ALL_QUEUES)
     log.info("DLQ_PURGED count=%d queue=%s", total, queue or "all")
     return total

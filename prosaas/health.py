@@ -1,4 +1,7 @@
-"""The operational picture: broker and database reachability, queues, workers, scheduler, stale jobs."""
+"""The operational picture: broker and database reachability, queues, workers, scheduler, stale jobs.
+
+Each function is handed what it reads (the runtime, or just its database, Redis client or settings).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,28 +15,26 @@ from prosaas.queue_pause import paused_queues
 from prosaas.queue_stats import consumer_map, live_workers, queue_counts
 from prosaas.reconciler import reconciler_status
 from prosaas.redis_client import sentinel_view
-from prosaas.runtime import get_runtime
 
 
-def check_database(runtime=None) -> tuple[bool, str]:
+def check_database(database) -> tuple[bool, str]:
     try:
-        (runtime or get_runtime()).database.ping()
+        database.ping()
         return True, "ok"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
-def check_broker(runtime=None) -> tuple[bool, str]:
+def check_broker(client) -> tuple[bool, str]:
     try:
-        (runtime or get_runtime()).redis.ping()
+        client.ping()
         return True, "ok"
     except Exception as exc:
         return False, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def sentinel_status() -> Optional[dict[str, Any]]:
+def sentinel_status(settings) -> Optional[dict[str, Any]]:
     """With REDIS_SENTINELS: the master this process uses and how many sentinels name it; else None."""
-    settings = get_runtime().settings
     if not settings.redis_sentinels:
         return None
     view = sentinel_view(settings.sentinel_addresses, settings.redis_sentinel_master,
@@ -44,6 +45,8 @@ def sentinel_status() -> Optional[dict[str, Any]]:
 def describe_sentinel(status: dict[str, Any]) -> str:
     return (f"master '{status['name']}' at {status['master'] or 'unknown'}, seen by {status['agreeing']} of "
             f"{status['sentinels']} sentinel(s)")
+
+
 def periodiq_senders(client, keys, now: float) -> list[dict[str, Any]]:
     """Processes that enqueue periodic ticks without a heartbeat of their own (`periodiq prosaas.broker actors`),
     from prosaas.periodic_dedup's record: alive while they sent a tick in the last 90 s (one fires every minute)."""
@@ -65,10 +68,8 @@ def periodiq_senders(client, keys, now: float) -> list[dict[str, Any]]:
     return senders
 
 
-def scheduler_status() -> dict[str, Any]:
+def scheduler_status(client, keys) -> dict[str, Any]:
     """What the scheduler(s) last wrote to Redis: instances, and each periodic actor's last/next tick."""
-    runtime = get_runtime()
-    client, keys = runtime.redis, runtime.keys
     now = time.time()
     instances = []
     for raw in client.hgetall(keys("schedulers")).values():
@@ -91,27 +92,28 @@ def scheduler_status() -> dict[str, Any]:
             "alive": any(i["alive"] for i in instances)}
 
 
-def health_report() -> dict[str, Any]:
-    db_ok, db_detail = check_database()
-    broker_ok, broker_detail = check_broker()
+def health_report(runtime) -> dict[str, Any]:
+    db_ok, db_detail = check_database(runtime.database)
+    broker_ok, broker_detail = check_broker(runtime.redis)
     report: dict[str, Any] = {
         "status": "ok" if db_ok and broker_ok else "degraded",
         "database": {"ok": db_ok, "detail": db_detail},
         "broker": {"ok": broker_ok, "detail": broker_detail},
     }
-    sentinel = sentinel_status()
+    sentinel = sentinel_status(runtime.settings)
     if sentinel:
         report["broker"]["sentinel"] = sentinel
     if broker_ok:
-        workers = live_workers()
+        client, keys = runtime.redis, runtime.keys
+        workers = live_workers(runtime)
         consumers = consumer_map(workers)
-        queues = queue_counts()
-        paused = paused_queues(get_runtime().redis, get_runtime().keys)
+        queues = queue_counts(runtime)
+        paused = paused_queues(client, keys)
         for name, counts in queues.items():
             counts["consumers"] = len(consumers.get(name, []))
             counts["paused"] = name in paused
-        report.update(queues=queues, workers=workers, scheduler=scheduler_status(),
-                      reconciler=reconciler_status(get_runtime().redis, get_runtime().keys),
+        report.update(queues=queues, workers=workers, scheduler=scheduler_status(client, keys),
+                      reconciler=reconciler_status(client, keys),
                       queues_without_consumer=[q for q, c in consumers.items() if not c],
                       paused_queues=sorted(paused))
         report["stuck_queues"] = [q for q in report["queues_without_consumer"]
@@ -120,17 +122,16 @@ def health_report() -> dict[str, Any]:
             report["status"] = "degraded"
     if db_ok:
         try:
-            report.update(_job_health())
+            report.update(_job_health(runtime.database, runtime.settings.job_stale_after_seconds))
         except Exception as exc:  # reachable but unusable, e.g. migrations never applied
             report["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
             report["status"] = "degraded"
     return report
 
 
-def _job_health() -> dict[str, Any]:
-    settings = get_runtime().settings
-    stale_cut = utcnow() - dt.timedelta(seconds=settings.job_stale_after_seconds)
-    with get_runtime().database.session() as session:
+def _job_health(database, stale_after_seconds: int) -> dict[str, Any]:
+    stale_cut = utcnow() - dt.timedelta(seconds=stale_after_seconds)
+    with database.session() as session:
         stale = job_store.stale_jobs(session, queued_before=stale_cut, heartbeat_before=stale_cut, limit=20)
         return {"jobs": job_store.count_by_status(session),
                 "stale_jobs": [{"id": j.id, "type": j.type, "status": j.status, "queue": j.queue,

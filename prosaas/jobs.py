@@ -1,4 +1,9 @@
-"""Tracked jobs: the one way to start one, report its progress, and pause/resume/cancel/retry it."""
+"""Tracked jobs: the one way to start one, report its progress, and pause/resume/cancel/retry it.
+
+Nothing here reaches for process-wide handles: a job is started on its actor's broker, controlled through the
+broker a caller hands in, and reports progress through the broker of the worker running it; the database and
+Redis are that broker's runtime (`build_broker(runtime)` records it).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import dramatiq
 import redis
 from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError as DramatiqConnectionError
@@ -19,8 +25,7 @@ from prosaas.accept import AcceptWriter
 from prosaas.dead_letters import discard_dead_letter
 from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.middleware.tracking import HandedOn, current_job_id
-from prosaas.queue_stats import consumer_map
-from prosaas.runtime import get_runtime
+from prosaas.queue_stats import consumer_map, live_workers
 
 log = logging.getLogger("prosaas.jobs")
 BROKER_ERRORS = (redis.ConnectionError, redis.TimeoutError, DramatiqConnectionError, OSError)
@@ -42,20 +47,16 @@ class Enqueued:
         return self._job if self._job is not None else BackgroundJob(**self._row)
 
 
-def _broker():
-    from prosaas.broker_stack import installed_broker
-
-    return installed_broker()
-
-
 def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_name: Optional[str] = None,
                     delay_ms: Optional[int] = None) -> Enqueued:
     """Record the job row, then send its message (in that order: never a message without a row).
 
     Batch actors (``batch=True``) get at most one active job per business and type: asking again
     returns the active one. If the broker is down the row is marked failed and BrokerUnavailable raised.
+    The row goes to the database of the actor's broker's runtime, the message to that broker.
     """
-    runtime = get_runtime()
+    broker = actor.broker
+    runtime = broker.runtime
     job_id = new_id()
     job_type = actor.options.get("job_type", actor.actor_name)
     message = actor.message_with_options(kwargs={"business_id": business_id, **kwargs},
@@ -68,20 +69,20 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
         with runtime.database.session() as session:
             job, created = job_store.create_batch_job_once(session, **fields)
         enqueued = Enqueued(job.id, job.status, created, _job=job)
-    elif delay_ms is None and not runtime.database.is_sqlite and _broker().can_send_in_group(message):
+    elif delay_ms is None and not runtime.database.is_sqlite and broker.can_send_in_group(message):
         # One hop: committed with the rows of concurrent requests, then sent with their messages.
         row = job_store.new_job_row(**fields)
         try:
-            _accept_writer(runtime.database).accept(row, message)
+            _accept_writer(runtime.database, broker).accept(row, message)
         except BROKER_ERRORS as exc:
-            _enqueue_failed(job_id, exc)
+            _enqueue_failed(runtime.database, job_id, exc)
         return Enqueued(job_id, row["status"], True, _row=row)
     else:  # committed together with the rows of concurrent requests (one durable commit for all)
         row = job_store.new_job_row(**fields)
         _row_writer(runtime.database).insert(row)
         enqueued = Enqueued(job_id, row["status"], True, _row=row)
     if enqueued.created:
-        _send(message, job_id, delay_ms)
+        _send(broker, message, job_id, delay_ms)
     return enqueued
 
 
@@ -120,49 +121,50 @@ def _row_writer(database) -> JobInsertWriter:
     return writer
 
 
-_accept_writers: dict[object, AcceptWriter] = {}
+_accept_writers: dict[tuple, AcceptWriter] = {}
 
 
-def _accept_writer(database) -> AcceptWriter:
-    """This process's one-hop writer of new job rows and their messages for `database`."""
-    writer = _accept_writers.get(database)
+def _accept_writer(database, broker) -> AcceptWriter:
+    """This process's one-hop writer of new job rows for `database` and their messages for `broker`."""
+    writer = _accept_writers.get((database, broker))
     if writer is None:
-        writer = _accept_writers.setdefault(database, AcceptWriter(database, _broker()))
+        writer = _accept_writers.setdefault((database, broker), AcceptWriter(database, broker))
     return writer
 
 
-def _send(message, job_id: str, delay_ms: Optional[int]) -> None:
+def _send(broker, message, job_id: str, delay_ms: Optional[int]) -> None:
     try:
-        _broker().enqueue(message, delay=delay_ms)
+        broker.enqueue(message, delay=delay_ms)
     except BROKER_ERRORS as exc:
-        _enqueue_failed(job_id, exc)
+        _enqueue_failed(broker.runtime.database, job_id, exc)
 
 
-def _enqueue_failed(job_id: str, exc: BaseException):
-    with get_runtime().database.session() as session:
+def _enqueue_failed(database, job_id: str, exc: BaseException):
+    with database.session() as session:
         job_store.finish_job(session, job_id, status=JobStatus.FAILED, reason="broker_unavailable",
                              error=f"could not enqueue: broker unreachable ({type(exc).__name__})")
     log.error("JOB_ENQUEUE_FAILED job_id=%s reason=broker_unavailable", job_id)
     raise BrokerUnavailable("the job broker (Redis) is unreachable; try again shortly") from exc
 
 
-def _resend(job: BackgroundJob) -> None:
+def _resend(broker, job: BackgroundJob) -> None:
     # Built from the row, not from the actor: the web role need not import worker-only actor modules
     # (`prosaas worker --module ...`) to retry their jobs, just as a dead letter is requeued.
     message = Message(queue_name=job.queue, actor_name=job.actor_name, args=(),
                       kwargs={"business_id": job.business_id, **(job.args or {})},
                       options={"job_id": job.id, "business_id": job.business_id})
-    with get_runtime().database.session() as session:
+    with broker.runtime.database.session() as session:
         job_store.set_message_id(session, job.id, message.message_id)
-    _send(message, job.id, None)
+    _send(broker, message, job.id, None)
 
 
-def control_job(job_id: str, business_id: Optional[int], action: JobControl) -> Optional[BackgroundJob]:
+def control_job(job_id: str, business_id: Optional[int], action: JobControl, *, broker) -> Optional[BackgroundJob]:
     """Pause, resume, cancel or retry a job of this business (None business = admin). None if absent.
 
+    `broker` sends a resumed or retried job's message; its runtime holds the job rows and dead letters.
     Raises job_store.JobConflict when the action does not fit the job's state.
     """
-    runtime = get_runtime()
+    runtime = broker.runtime
     with runtime.database.session() as session:
         job = job_store.get_job(session, job_id, business_id)
         if job is None:
@@ -179,8 +181,8 @@ def control_job(job_id: str, business_id: Optional[int], action: JobControl) -> 
         failed_message_id = job.message_id
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
     if action == JobControl.RETRY:  # its dead letter must not be requeued as well: that would run the job twice
-        discard_dead_letter(failed_message_id)
-    _resend(job)
+        discard_dead_letter(runtime, failed_message_id)
+    _resend(broker, job)
     log.info("JOB_CONTROL action=%s job_id=%s status=queued", action, job_id)
     with runtime.database.session() as session:
         return job_store.get_job(session, job_id)
@@ -189,25 +191,30 @@ def control_job(job_id: str, business_id: Optional[int], action: JobControl) -> 
 class JobProgress:
     """Progress reporting from inside a tracked actor.
 
+    `broker` is the worker's (its runtime's database holds the row; a continuation is sent to it).
+
     >>> progress = JobProgress.current()
     >>> progress.update(total=1000, processed=50, succeeded=50, cursor={"after_id": 50})
     'pause' | 'cancel' | None   # a control request the batch job should honour now
     """
 
-    def __init__(self, job_id: str):
+    def __init__(self, job_id: str, broker):
         self.job_id = job_id
+        self.broker = broker
+        self.database = broker.runtime.database
 
     @classmethod
     def current(cls) -> Optional["JobProgress"]:
+        """The job of the message this worker thread is processing, on the worker's broker; None if untracked."""
         job_id = current_job_id.get()
-        return cls(job_id) if job_id else None
+        return cls(job_id, dramatiq.get_broker()) if job_id else None
 
     def load(self) -> BackgroundJob:
-        with get_runtime().database.session() as session:
+        with self.database.session() as session:
             return job_store.get_job(session, self.job_id)
 
     def update(self, **counts) -> Optional[str]:
-        with get_runtime().database.session() as session:
+        with self.database.session() as session:
             return job_store.update_progress(session, self.job_id, **counts)
 
     def hand_on(self) -> HandedOn:
@@ -220,35 +227,36 @@ class JobProgress:
         message = CurrentMessage.get_current_message()
         continuation = message.copy(message_id=str(uuid.uuid4()),
                                     options={"continuation": message.options.get("continuation", 0) + 1})
-        with get_runtime().database.session() as session:
+        with self.database.session() as session:
             if not job_store.hand_on_job(session, self.job_id, message_id=continuation.message_id):
                 return HandedOn(self.job_id, None)  # no longer running as ours: nothing to go on with
         # If Redis refuses it, the exception retries this message, which resumes from the cursor as well.
-        _broker().enqueue(continuation)
+        self.broker.enqueue(continuation)
         return HandedOn(self.job_id, continuation.message_id)
 
     def honour(self, action: JobControl) -> None:
         """Stop between batches as asked: pause keeps the cursor, cancel ends the job."""
         status = JobStatus.PAUSED if action == JobControl.PAUSE else JobStatus.CANCELLED
-        with get_runtime().database.session() as session:
+        with self.database.session() as session:
             job_store.stop_running_job(session, self.job_id, status=status)
         log.info("JOB_%s job_id=%s", status.upper(), self.job_id)
 
 
-def job_staleness(job: BackgroundJob, *, consumed_queues: Optional[set[str]] = None) -> dict[str, Any]:
+def job_staleness(runtime, job: BackgroundJob, *, consumed_queues: Optional[set[str]] = None) -> dict[str, Any]:
     """`{"stale", "stale_reason"}` for a business's own view: why its job is not moving, if it is stuck.
 
     A queued job whose queue no live worker consumes cannot start; a running job whose heartbeat stopped
-    (or a queued one put back after that) lost its worker. `consumed_queues` defaults to the live workers'.
+    (or a queued one put back after that) lost its worker. `consumed_queues` defaults to the live workers'
+    (read from `runtime`'s Redis), the heartbeat cut-off is its JOB_STALE_AFTER_SECONDS.
     """
     reason = None
     if job.status == JobStatus.RUNNING:
-        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=get_runtime().settings.job_stale_after_seconds)
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=runtime.settings.job_stale_after_seconds)
         if job.heartbeat_at is None or _aware(job.heartbeat_at) < cutoff:
             reason = "worker lost"
     elif job.status == JobStatus.QUEUED:
         if consumed_queues is None:
-            consumed_queues = {queue for queue, workers in consumer_map().items() if workers}
+            consumed_queues = {queue for queue, workers in consumer_map(live_workers(runtime)).items() if workers}
         if job.queue not in consumed_queues:
             reason = f"no worker consumes queue {job.queue}"
         elif job.error_reason == "worker_lost":

@@ -1,7 +1,7 @@
 """The operators' whole picture in one dict: health, schedule, live and failed jobs, dead letters.
 
 One function feeds the dashboard page, `GET /api/admin/overview` and `prosaas info`, so the three
-always show the same thing.
+always show the same thing. It reads the runtime it is handed.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from prosaas.dead_letters import list_dead_letters
 from prosaas.health import health_report
 from prosaas.job_history import recent_rates
 from prosaas.jobs import job_view
-from prosaas.runtime import get_runtime
 
 ACTIVE_STATUSES = (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.PAUSED)
 
@@ -83,10 +82,11 @@ def _job_row(job, now: dt.datetime) -> dict[str, Any]:
     return {**job_view(job), "actor": job.actor_name, "worker": job.worker, "duration_s": _duration_s(job, now)}
 
 
-def recent_jobs(*, active_limit: int = 50, finished_limit: int = 20, failed_limit: int = 20) -> dict[str, list]:
+def recent_jobs(database, *, active_limit: int = 50, finished_limit: int = 20,
+                failed_limit: int = 20) -> dict[str, list]:
     """Active jobs (running first), the latest finished ones, and the latest failures."""
     now = utcnow()
-    with get_runtime().database.session() as session:
+    with database.session() as session:
         active = [job for status in ACTIVE_STATUSES
                   for job in job_store.list_jobs(session, status=status, limit=active_limit)][:active_limit]
         finished = [job for job in job_store.list_jobs(session, limit=finished_limit + active_limit)
@@ -96,16 +96,15 @@ def recent_jobs(*, active_limit: int = 50, finished_limit: int = 20, failed_limi
                 "failed_jobs": [_job_row(job, now) for job in failed]}
 
 
-def overview(*, dead_letter_limit: int = 50) -> dict[str, Any]:
+def overview(runtime, *, dead_letter_limit: int = 50) -> dict[str, Any]:
     """Everything the dashboard shows; parts whose backend is down are left out, never raised."""
-    report = health_report()
+    report = health_report(runtime)
     picture: dict[str, Any] = {"generated_at": utcnow().isoformat(), "health": report,
                                "schedule": [], "jobs": [], "failed_jobs": [], "dead_letters": [], "rates": {}}
     if report["broker"]["ok"]:
-        runtime = get_runtime()
         picture["rates"] = recent_rates(runtime.redis, runtime.keys, list(report.get("queues", {})))
         picture["schedule"] = schedule_view(report.get("scheduler", {}))
-        picture["dead_letters"] = list_dead_letters(limit=dead_letter_limit)
+        picture["dead_letters"] = list_dead_letters(runtime, limit=dead_letter_limit)
     if report["database"]["ok"]:
-        picture.update(recent_jobs())
+        picture.update(recent_jobs(runtime.database))
     return picture

@@ -1,4 +1,8 @@
-"""What the queues hold and who consumes them, read from Redis (workers' own heartbeats, not local env)."""
+"""What the queues hold and who consumes them, read from Redis (workers' own heartbeats, not local env).
+
+Functions that read Redis take the runtime (its client, key names and WORKER_DEAD_AFTER_SECONDS); the
+ones that summarise a list of workers take that list.
+"""
 from __future__ import annotations
 
 import json
@@ -7,12 +11,10 @@ from typing import Any
 
 from prosaas.middleware.slots import waiting_counts
 from prosaas.redis_protocol import Protocol
-from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
 
 
-def live_workers() -> list[dict[str, Any]]:
-    runtime = get_runtime()
+def live_workers(runtime) -> list[dict[str, Any]]:
     dead_after = runtime.settings.worker_dead_after_seconds
     now = time.time()
     workers = []
@@ -27,8 +29,7 @@ def live_workers() -> list[dict[str, Any]]:
     return sorted(workers, key=lambda w: (w.get("host", ""), w.get("pid", 0)))
 
 
-def queue_counts() -> dict[str, dict[str, int]]:
-    runtime = get_runtime()
+def queue_counts(runtime) -> dict[str, dict[str, int]]:
     depths = Protocol(runtime.redis, runtime.keys).queue_depths(ALL_QUEUES)
     waiting = waiting_counts(runtime.redis, runtime.keys)
     return {queue: {"ready": d["ready"], "delayed": d["delayed"], "running": max(0, d["held"] - d["ready"]),
@@ -36,8 +37,8 @@ def queue_counts() -> dict[str, dict[str, int]]:
             for queue, d in depths.items()}
 
 
-def consumer_map(workers: list[dict[str, Any]] | None = None) -> dict[str, list[str]]:
-    workers = live_workers() if workers is None else workers
+def consumer_map(workers: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Queue -> the live workers consuming it (every known queue present, maybe with none)."""
     consumers: dict[str, list[str]] = {queue: [] for queue in ALL_QUEUES}
     for worker in workers:
         if worker.get("alive"):
@@ -46,13 +47,13 @@ def consumer_map(workers: list[dict[str, Any]] | None = None) -> dict[str, list[
     return consumers
 
 
-def queues_without_consumer(workers=None) -> list[str]:
-    return [queue for queue, names in consumer_map(workers).items() if not names]
+def queues_without_consumer(runtime) -> list[str]:
+    return [queue for queue, names in consumer_map(live_workers(runtime)).items() if not names]
 
 
-def worker_config(workers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """What the live workers really consume, from their own heartbeats (never this process's environment)."""
-    workers = live_workers() if workers is None else workers
+def worker_config(workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the live workers (`live_workers(runtime)`) really consume, from their own heartbeats (never this
+    process's environment)."""
     consumers = consumer_map(workers)
     consumed = {queue for worker in workers if worker.get("alive") for queue in worker.get("queues", [])}
     configured = [queue for queue in ALL_QUEUES if queue in consumed] + sorted(consumed - set(ALL_QUEUES))

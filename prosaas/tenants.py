@@ -1,7 +1,8 @@
 """Per-tenant load: what each business has queued, running, waiting for a slot, finished and failed, and its slots.
 
 Job counts come from background_jobs; slots and waiting lists from the per-business keys in Redis
-(prosaas/middleware/slots.py), so untracked slot-limited messages count too.
+(prosaas/middleware/slots.py), so untracked slot-limited messages count too. Slot limits are those of the
+actors declared on the broker the caller hands in (`slot_limits(broker)`).
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from dataclasses import asdict
 from typing import Any, Optional
 
 from db.base import utcnow
-from db.job_search import tenant_loads
+from db.job_search import JobFilter, search_jobs, tenant_loads
+from db.models.core import JobStatus
+from prosaas.jobs import job_view
 from prosaas.middleware.slots import BusinessSlots
-from prosaas.runtime import get_runtime
 
 
 def slot_limits(broker) -> dict[str, int]:
@@ -58,9 +60,9 @@ def _by_business(found_keys: list, counts: list[int]) -> dict[str, dict[str, int
     return grouped
 
 
-def tenants(limits: dict[str, int], business_id: Optional[int] = None, *, limit: int = 1000) -> list[dict[str, Any]]:
+def tenants(runtime, limits: dict[str, int], business_id: Optional[int] = None, *,
+            limit: int = 1000) -> list[dict[str, Any]]:
     """`GET /api/admin/tenants`: every business's load, busiest first; `limits`: slot_limits(broker)."""
-    runtime = get_runtime()
     with runtime.database.session() as session:
         loads = tenant_loads(session, now=utcnow(), business_id=business_id)
     in_use, waiting = slot_usage(runtime.redis, runtime.keys, business_id)
@@ -78,3 +80,16 @@ def tenants(limits: dict[str, int], business_id: Optional[int] = None, *, limit:
     rows.sort(key=lambda row: (-(row["running"] + row["queued"] + row["waiting_for_slot"]),
                                -row["processed_24h"], row["business_id"]))
     return rows[:limit]
+
+
+def tenant_picture(runtime, limits: dict[str, int], business_id: int) -> Optional[dict[str, Any]]:
+    """One business's page: its load and slots, running and queued jobs with progress, latest failures."""
+    found = tenants(runtime, limits, business_id)
+    if not found:
+        return None
+    with runtime.database.session() as session:
+        def jobs(status, limit):
+            return [job_view(job) for job in search_jobs(session, JobFilter(status=status, business_id=business_id),
+                                                         limit=limit)]
+        return {"tenant": found[0], "running": jobs(JobStatus.RUNNING, 50), "queued": jobs(JobStatus.QUEUED, 20),
+                "failed": jobs(JobStatus.FAILED, 20)}

@@ -8,6 +8,9 @@ import pytest
 
 from tests.support.environment import TestEnvironment
 
+# Dramatiq's own middleware tests, kept for tests/upstream/run_upstream.py; they run only there.
+collect_ignore = ["upstream/vendored"]
+
 _environment: TestEnvironment | None = None
 _env: dict = {}
 

@@ -32,9 +32,12 @@ def bearer_token(req) -> Optional[str]:
 
 
 class AuthMiddleware:
+    """Sets `req.context.business_id` / `is_admin` from the caller's token or dashboard cookie, checked against
+    `runtime` (its settings' ADMIN_TOKEN, the businesses in its database, the sessions in its Redis)."""
+
     def __init__(self, runtime):
         self.runtime = runtime
-        self._businesses = KeyCache(revision=keys_revision)
+        self._businesses = KeyCache(revision=lambda: keys_revision(runtime))
         self.failures = FailedTokenCounter(runtime)
 
     def _is_admin(self, req, token: Optional[str]) -> bool:

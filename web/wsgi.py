@@ -11,9 +11,9 @@ from prosaas.runtime import get_runtime  # noqa: E402
 runtime = get_runtime()
 make_files_private(runtime.settings.data_dir)  # also when gunicorn is started without `prosaas web`
 configure_logging(runtime.settings.log_level, runtime.settings.log_format)
-install_broker(runtime)  # before web.app imports `actors`, which are declared on it
+broker = install_broker(runtime)  # before web.app imports `actors`, which are declared on it
 
 from web.app import create_app  # noqa: E402
 from web.limits import close_when_asked  # noqa: E402
 
-app = close_when_asked(create_app(runtime))
+app = close_when_asked(create_app(runtime, broker))

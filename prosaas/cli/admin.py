@@ -110,8 +110,9 @@ def cmd_business_create(args, settings) -> int:
 
 def cmd_business_list(args, settings) -> int:
     from prosaas.businesses import businesses
+    from prosaas.runtime import get_runtime
 
-    rows = businesses()
+    rows = businesses(get_runtime().database)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -124,8 +125,9 @@ def cmd_business_list(args, settings) -> int:
 
 def cmd_business_rotate_key(args, settings) -> int:
     from prosaas.businesses import rotate_key
+    from prosaas.runtime import get_runtime
 
-    key = rotate_key(args.business_id)
+    key = rotate_key(get_runtime(), args.business_id)
     if key is None:
         print(f"prosaas: no business {args.business_id}", file=sys.stderr)
         return 1
@@ -138,8 +140,9 @@ def cmd_business_rotate_key(args, settings) -> int:
 
 def cmd_business_disable(args, settings) -> int:
     from prosaas.businesses import disable
+    from prosaas.runtime import get_runtime
 
-    business = disable(args.business_id)
+    business = disable(get_runtime(), args.business_id)
     if business is None:
         print(f"prosaas: no business {args.business_id}", file=sys.stderr)
         return 1
@@ -157,8 +160,9 @@ def _print_jobs(jobs) -> None:
 
 def cmd_jobs_list(args, settings) -> int:
     from prosaas.job_lookup import find_jobs
+    from prosaas.runtime import get_runtime
 
-    jobs = find_jobs(job_filter_of(args), before_id=args.before_id, limit=args.limit)["jobs"]
+    jobs = find_jobs(get_runtime().database, job_filter_of(args), before_id=args.before_id, limit=args.limit)["jobs"]
     if args.json:
         print(json.dumps(jobs, indent=2))
     else:
@@ -173,13 +177,13 @@ def cmd_job_action(args, settings) -> int:
     from prosaas.jobs import control_job, job_view
     from prosaas.runtime import get_runtime
 
-    install_broker(get_runtime())  # a retried or resumed job is sent through the broker the roles use
     if args.action == "show":
         with get_runtime().database.session() as session:
             job = job_store.get_job(session, args.job_id)
     else:
+        broker = install_broker(get_runtime())  # resends a resumed or retried job's message
         try:
-            job = control_job(args.job_id, None, JobControl(args.action))
+            job = control_job(args.job_id, None, JobControl(args.action), broker=broker)
         except job_store.JobConflict as exc:
             print(f"prosaas: cannot {args.action} job {args.job_id}: {exc}", file=sys.stderr)
             return 1
@@ -192,8 +196,9 @@ def cmd_job_action(args, settings) -> int:
 
 def cmd_dlq_list(args, settings) -> int:
     from prosaas.dead_letters import list_dead_letters
+    from prosaas.runtime import get_runtime
 
-    entries = list_dead_letters(queue=args.queue)
+    entries = list_dead_letters(get_runtime(), queue=args.queue)
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
@@ -210,15 +215,15 @@ def cmd_dlq_requeue(args, settings) -> int:
     from prosaas.dead_letters import list_dead_letters, requeue_dead_letter
     from prosaas.runtime import get_runtime
 
-    install_broker(get_runtime())
+    broker = install_broker(get_runtime())  # the requeued messages go through the broker the roles use
 
     if not args.all and not args.message_id:
         print("prosaas: give a message id or --all", file=sys.stderr)
         return 2
-    ids = [e["message_id"] for e in list_dead_letters(limit=100000)] if args.all else [args.message_id]
+    ids = [e["message_id"] for e in list_dead_letters(broker.runtime, limit=100000)] if args.all else [args.message_id]
     done = 0
     for index, message_id in enumerate(ids, 1):
-        if requeue_dead_letter(message_id):
+        if requeue_dead_letter(broker, message_id):
             done += 1
         if len(ids) > 20 and index % 20 == 0:
             print(f"  requeued {index}/{len(ids)}", file=sys.stderr)
@@ -231,6 +236,7 @@ def cmd_dlq_requeue(args, settings) -> int:
 
 def cmd_dlq_purge(args, settings) -> int:
     from prosaas.dead_letters import purge_dead_letters
+    from prosaas.runtime import get_runtime
 
     if not args.yes:
         if not sys.stdin.isatty():
@@ -238,5 +244,5 @@ def cmd_dlq_purge(args, settings) -> int:
             return 2
         if input(f"Delete every dead letter{' in ' + args.queue if args.queue else ''}? [y/N] ").lower() != "y":
             return 1
-    print(f"purged {purge_dead_letters(args.queue)} dead letter(s)")
+    print(f"purged {purge_dead_letters(get_runtime(), args.queue)} dead letter(s)")
     return 0

@@ -38,19 +38,20 @@ def _request(args):
 
 def cmd_bulk(args, settings) -> int:
     from prosaas.broker_stack import install_broker
-    from prosaas.bulk import BulkInputError, preview, start
+    from prosaas.bulk import BulkInputError, preview
     from prosaas.runtime import get_runtime
     from prosaas.settings import ALL_QUEUES
 
     install_broker(get_runtime())  # the bulk job is sent through the broker the roles use
-    from actors.bulk import bulk_action
+    from actors.bulk_service import start_bulk
 
     if getattr(args, "queue", None) and args.queue not in ALL_QUEUES:
         print(f"prosaas: no queue {args.queue!r}; queues: {', '.join(ALL_QUEUES)}", file=sys.stderr)
         return 2
     request = _request(args)
     try:
-        count = preview(request)
+        runtime = get_runtime()
+        count = preview(runtime, request)
         if not args.yes:
             if not sys.stdin.isatty():
                 print(f"prosaas: {args.action} would touch {count}; refusing without --yes (no terminal to "
@@ -58,7 +59,7 @@ def cmd_bulk(args, settings) -> int:
                 return 2
             if input(f"{args.action.replace('_', ' ')}: {count} affected. Go on? [y/N] ").lower() != "y":
                 return 1
-        job_id, count = start(request, bulk_action)
+        job_id, count = start_bulk(runtime, request)
     except BulkInputError as exc:
         print(f"prosaas: {exc}", file=sys.stderr)
         return 2

@@ -33,13 +33,14 @@ def info_exit_code(picture: dict) -> int:
 def cmd_info(args, settings) -> int:
     from prosaas.cli.info_render import render_picture
     from prosaas.overview import overview
+    from prosaas.runtime import get_runtime
 
     if args.tenants:
         return _print_tenants(args)
     picture = None
     try:
         while True:
-            picture = overview()
+            picture = overview(get_runtime())
             text = json.dumps(picture, indent=2, default=str) if args.json else render_picture(picture)
             if args.watch:
                 header = time.strftime("%H:%M:%S") + f"  prosaas info, every {args.interval:g}s (Ctrl-C to stop)"
@@ -64,7 +65,7 @@ def _print_tenants(args) -> int:
     from prosaas.cli.info_render import render_tenants
     from prosaas.tenants import slot_limits, tenants
 
-    rows = tenants(slot_limits(broker))
+    rows = tenants(broker.runtime, slot_limits(broker))
     print(json.dumps({"tenants": rows}, indent=2) if args.json else render_tenants(rows), flush=True)
     return 0
 
@@ -104,8 +105,9 @@ def _check_database(settings) -> list[Check]:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines would drown the checks
     from db.migrate import pending_revisions
     from prosaas.health import check_database
+    from prosaas.runtime import get_runtime
 
-    ok, detail = check_database()
+    ok, detail = check_database(get_runtime().database)
     checks = [Check("database", "OK" if ok else "FAIL", detail)]
     if ok:
         try:
@@ -123,28 +125,29 @@ def _check_broker() -> list[Check]:
     from prosaas.queue_stats import consumer_map, live_workers, queue_counts
     from prosaas.runtime import get_runtime
 
-    ok, detail = check_broker()
+    runtime = get_runtime()
+    ok, detail = check_broker(runtime.redis)
     checks = [Check("broker", "OK" if ok else "FAIL", detail)]
-    sentinel = sentinel_status()
+    sentinel = sentinel_status(runtime.settings)
     if sentinel:
         checks.append(Check("sentinel", "OK" if sentinel["agreeing"] else "FAIL", describe_sentinel(sentinel)))
     if not ok:
         return checks
-    workers = live_workers()
+    workers = live_workers(runtime)
     consumers = consumer_map(workers)
     missing = [queue for queue, names in consumers.items() if not names]
     alive = sum(1 for w in workers if w["alive"])
     if missing:
-        counts = queue_counts()
+        counts = queue_counts(runtime)
         waiting = [f"{q} ({counts[q]['ready'] + counts[q]['delayed'] + counts[q]['waiting']} waiting)" if q in counts else q for q in missing]
         checks.append(Check("consumers", "FAIL", f"no live worker consumes: {', '.join(waiting)}"))
     else:
         checks.append(Check("consumers", "OK", f"every queue has a consumer ({alive} live worker process(es))"))
-    paused = sorted(paused_queues(get_runtime().redis, get_runtime().keys))
+    paused = sorted(paused_queues(runtime.redis, runtime.keys))
     if paused:
         checks.append(Check("paused", "WARN", f"paused queue(s): {', '.join(paused)}; their messages wait "
                                               f"(prosaas queues resume NAME)"))
-    sched = scheduler_status()
+    sched = scheduler_status(runtime.redis, runtime.keys)
     alive_instances = [i for i in sched["instances"] if i["alive"]]
     checks.append(Check("scheduler", "OK" if alive_instances else "FAIL",
                         f"{len(alive_instances)} instance(s) alive, last seen "

@@ -9,7 +9,6 @@ from typing import Optional, Sequence
 import requests
 
 from prosaas.errors import PermanentError
-from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.clients.responder")
 TIMEOUT_SECONDS = (5, 60)
@@ -62,40 +61,54 @@ def rule_based_summary(messages: Sequence[dict]) -> str:
     return " ".join(parts)[:SUMMARY_MAX_CHARS]
 
 
-def _post(path: str, body: dict) -> dict:
-    settings = get_settings()
-    headers = {"Authorization": f"Bearer {settings.responder_api_key}"} if settings.responder_api_key else {}
-    try:
-        response = requests.post(f"{settings.responder_url.rstrip('/')}{path}", json=body, headers=headers,
-                                 timeout=TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        raise ResponderUnavailable(f"responder {path}: {type(exc).__name__}") from exc
-    if response.status_code >= 500:
-        raise ResponderUnavailable(f"responder {path}: HTTP {response.status_code}")
-    if response.status_code >= 400:
-        raise ResponderRejected(f"responder {path}: HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ResponderUnavailable(f"responder {path}: answer is not JSON") from exc
+class Responder:
+    """Replies and summaries from the HTTP provider at `url` (RESPONDER_URL, Bearer `api_key` when set), or
+    the rules above when `url` is empty; `timeouts` is (connect, read) seconds.
+
+    >>> Responder("").reply_to(7, "972501234567@s.whatsapp.net", "hello")   # the rule-based greeting
+    """
+
+    def __init__(self, url: Optional[str] = "", api_key: str = "", *, timeouts: tuple[float, float] = TIMEOUT_SECONDS):
+        self.url = (url or "").rstrip("/")
+        self.api_key = api_key
+        self.timeouts = timeouts
+
+    def _post(self, path: str, body: dict) -> dict:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            response = requests.post(f"{self.url}{path}", json=body, headers=headers, timeout=self.timeouts)
+        except requests.RequestException as exc:
+            raise ResponderUnavailable(f"responder {path}: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise ResponderUnavailable(f"responder {path}: HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise ResponderRejected(f"responder {path}: HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ResponderUnavailable(f"responder {path}: answer is not JSON") from exc
+
+    def reply_to(self, business_id: int, customer: str, text: str, history: Sequence[dict] = ()) -> Optional[str]:
+        """The reply to send to `customer` for `text` (None: send nothing)."""
+        if not self.url:
+            return rule_based_reply(text)
+        answer = self._post("/reply", {"business_id": business_id, "customer": customer, "text": text,
+                                       "history": list(history)})
+        reply = answer.get("reply")
+        return reply if isinstance(reply, str) and reply.strip() else None
+
+    def summarize(self, business_id: int, customer: str, messages: Sequence[dict]) -> str:
+        """A short summary of a closed conversation (messages: dicts with direction/text/at)."""
+        if not self.url:
+            return rule_based_summary(messages)
+        answer = self._post("/summarize", {"business_id": business_id, "customer": customer,
+                                           "messages": list(messages)})
+        summary = answer.get("summary")
+        if not isinstance(summary, str):
+            raise ResponderUnavailable("responder /summarize: no summary in the answer")
+        return summary[:SUMMARY_MAX_CHARS]
 
 
-def reply_to(business_id: int, customer: str, text: str, history: Sequence[dict] = ()) -> Optional[str]:
-    """The reply to send to `customer` for `text` (None: send nothing)."""
-    if not get_settings().responder_url:
-        return rule_based_reply(text)
-    answer = _post("/reply", {"business_id": business_id, "customer": customer, "text": text,
-                              "history": list(history)})
-    reply = answer.get("reply")
-    return reply if isinstance(reply, str) and reply.strip() else None
-
-
-def summarize(business_id: int, customer: str, messages: Sequence[dict]) -> str:
-    """A short summary of a closed conversation (messages: dicts with direction/text/at)."""
-    if not get_settings().responder_url:
-        return rule_based_summary(messages)
-    answer = _post("/summarize", {"business_id": business_id, "customer": customer, "messages": list(messages)})
-    summary = answer.get("summary")
-    if not isinstance(summary, str):
-        raise ResponderUnavailable("responder /summarize: no summary in the answer")
-    return summary[:SUMMARY_MAX_CHARS]
+def from_settings(settings) -> Responder:
+    """The responder configured by RESPONDER_URL and RESPONDER_API_KEY."""
+    return Responder(settings.responder_url, settings.responder_api_key)

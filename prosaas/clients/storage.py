@@ -21,7 +21,6 @@ from typing import Iterable, Optional
 from urllib.parse import urlparse
 
 from prosaas.errors import PermanentError
-from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.clients.storage")
 
@@ -324,23 +323,11 @@ def _cached(url: str, endpoint_url: Optional[str], pid: int):
     return open_storage(url, endpoint_url)
 
 
-def default_storage():
-    """The store configured by STORAGE_URL / S3_ENDPOINT_URL (one per process; boto3 clients are not fork-safe)."""
-    settings = get_settings()
-    return _cached(settings.effective_storage_url, settings.s3_endpoint_url, os.getpid())
+def process_storage(url: str, endpoint_url: Optional[str] = None):
+    """This process's store for `url` (opened once per process: boto3 clients are not fork-safe)."""
+    return _cached(url, endpoint_url, os.getpid())
 
 
-def put(key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-    default_storage().put(key, data, content_type)
-
-
-def get(key: str) -> bytes:
-    return default_storage().get(key)
-
-
-def delete(key: str) -> None:
-    default_storage().delete(key)
-
-
-def delete_many(keys: Iterable[str]) -> DeleteOutcome:
-    return default_storage().delete_many(keys)
+def from_settings(settings):
+    """The store configured by STORAGE_URL / S3_ENDPOINT_URL, for this process."""
+    return process_storage(settings.effective_storage_url, settings.s3_endpoint_url)

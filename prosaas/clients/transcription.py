@@ -1,4 +1,4 @@
-"""Transcription providers behind one function, `transcribe(path)`.
+"""Transcription providers behind one method, `provider.transcribe(path)`; `from_settings` picks the provider.
 
 Offline default: real voice-activity detection (webrtcvad over audio decoded by miniaudio) that
 finds speech segments with times. When TRANSCRIPTION_URL and TRANSCRIPTION_API_KEY are set, an
@@ -18,7 +18,6 @@ import requests
 import webrtcvad
 
 from prosaas.errors import BadInput, PermanentError
-from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.clients.transcription")
 
@@ -61,7 +60,9 @@ class Transcript:
 class Provider(Protocol):
     name: str
 
-    def transcribe(self, path: Path, content_type: str, *, max_seconds: Optional[float] = None) -> Transcript: ...
+    def transcribe(self, path: Path, content_type: str, *, max_seconds: Optional[float] = None,
+                   language: Optional[str] = None) -> Transcript:
+        """Audio longer than `max_seconds` fails as BadAudio; `language` (a business's own) overrides the default."""
 
 
 DECODE_CHUNK_FRAMES = SAMPLE_RATE  # one second of 16 kHz audio per read: what a worker holds at once
@@ -158,7 +159,7 @@ class VadProvider:
     name = "webrtcvad"
 
     def transcribe(self, path: Path, content_type: str = "audio/mpeg", *,
-                   max_seconds: Optional[float] = None) -> Transcript:
+                   max_seconds: Optional[float] = None, language: Optional[str] = None) -> Transcript:
         refuse_declared_overlong(path, max_seconds)
         detector = SpeechDetector()
         samples = 0
@@ -182,12 +183,12 @@ class OpenAICompatibleProvider:
         self.language = language  # None: the service detects it
 
     def transcribe(self, path: Path, content_type: str = "audio/mpeg", *,
-                   max_seconds: Optional[float] = None) -> Transcript:
+                   max_seconds: Optional[float] = None, language: Optional[str] = None) -> Transcript:
         refuse_declared_overlong(path, max_seconds)
         data = {"model": self.model, "response_format": "verbose_json",
                 "timestamp_granularities[]": ["segment", "word"]}
-        if self.language:
-            data["language"] = self.language
+        if language or self.language:
+            data["language"] = language or self.language
         try:
             with open(path, "rb") as handle:
                 response = requests.post(f"{self.base_url}/audio/transcriptions", data=data,
@@ -219,17 +220,10 @@ class OpenAICompatibleProvider:
                           text=body.get("text"), speakers=speakers)
 
 
-def provider_from_settings(language: Optional[str] = None) -> Provider:
-    settings = get_settings()
+def from_settings(settings) -> Provider:
+    """The speech-to-text service of TRANSCRIPTION_URL / TRANSCRIPTION_API_KEY (TRANSCRIPTION_MODEL, by default
+    in TRANSCRIPTION_LANGUAGE), else the offline VadProvider."""
     if settings.transcription_url and settings.transcription_api_key:
         return OpenAICompatibleProvider(settings.transcription_url, settings.transcription_api_key,
-                                        model=settings.transcription_model,
-                                        language=language or settings.transcription_language)
+                                        model=settings.transcription_model, language=settings.transcription_language)
     return VadProvider()
-
-
-def transcribe(path: Path, content_type: str = "audio/mpeg", *, max_seconds: Optional[float] = None,
-               language: Optional[str] = None) -> Transcript:
-    """Transcribe with the configured provider, in `language` (a business's own) or TRANSCRIPTION_LANGUAGE;
-    audio longer than `max_seconds` fails as BadAudio."""
-    return provider_from_settings(language).transcribe(path, content_type, max_seconds=max_seconds)

@@ -1,10 +1,11 @@
 """Twilio recordings: check a callback's signature, and fetch `RecordingUrl.mp3` from an allowed host to a file.
 
-The fetch goes through the guarded client: the host and port decided as the connection will use
-them, only from TWILIO_RECORDING_HOSTS, the account's credentials only to that host, at most
-RECORDING_MAX_BYTES. Transient failures (Twilio's 404 in the first seconds after the callback, 5xx, timeouts, a short
-body) raise `RecordingNotReady`/`RecordingUnavailable` so the job machinery retries; refusals that
-retrying cannot fix (a host off the allow-list, 401/403) raise `PermanentError` subclasses.
+The fetch (`RecordingDownloader`) goes through the guarded client: the host and port decided as the
+connection will use them, only from its allow-list (TWILIO_RECORDING_HOSTS), the account's credentials
+only to that host, at most its byte cap (RECORDING_MAX_BYTES). Transient failures (Twilio's 404 in
+the first seconds after the callback, 5xx, timeouts, a short body) raise `RecordingNotReady`/
+`RecordingUnavailable` so the job machinery retries; refusals that retrying cannot fix (a host off the
+allow-list, 401/403) raise `PermanentError` subclasses.
 """
 from __future__ import annotations
 
@@ -17,9 +18,8 @@ from typing import Mapping, Optional
 from twilio.request_validator import RequestValidator
 
 from prosaas.clients import guarded_http, recording_files
-from prosaas.clients.guarded_http import GuardedResponse, OutboundRefused, OutboundUnavailable, Target
+from prosaas.clients.guarded_http import AllowList, GuardedResponse, OutboundRefused, OutboundUnavailable, Target
 from prosaas.errors import PermanentError
-from prosaas.settings import get_settings
 
 log = logging.getLogger("prosaas.clients.twilio_recordings")
 
@@ -60,12 +60,11 @@ class _FormParams(dict):
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def signature_is_valid(url: str, params: Mapping[str, object], signature: Optional[str]) -> bool:
-    """Twilio's X-Twilio-Signature over the full public URL and the form parameters."""
-    token = get_settings().twilio_auth_token
-    if not token or not signature:
+def signature_is_valid(url: str, params: Mapping[str, object], signature: Optional[str], *, auth_token: str) -> bool:
+    """Twilio's X-Twilio-Signature over the full public URL and the form parameters, keyed by the auth token."""
+    if not auth_token or not signature:
         return False
-    return bool(RequestValidator(token).validate(url, _FormParams(params), signature))
+    return bool(RequestValidator(auth_token).validate(url, _FormParams(params), signature))
 
 
 def media_url(recording_url: str) -> str:
@@ -73,35 +72,9 @@ def media_url(recording_url: str) -> str:
     return recording_url if recording_url.endswith(".mp3") else recording_url + ".mp3"
 
 
-def check_host(url: str) -> Target:
-    """The host and port a recording URL really connects to, if TWILIO_RECORDING_HOSTS allows it (no DNS)."""
-    try:
-        return get_settings().recording_allow_list.check(url)
-    except OutboundRefused as exc:
-        raise _refused(exc) from None
-
-
 def _refused(exc: OutboundRefused) -> RecordingHostRefused:
     log.warning("RECORDING_HOST_REFUSED host=%s reason=%s", exc.host, exc.why)
     return RecordingHostRefused(str(exc))
-
-
-def _basic_auth() -> str:
-    settings = get_settings()
-    pair = f"{settings.twilio_account_sid}:{settings.twilio_auth_token}".encode()
-    return "Basic " + base64.b64encode(pair).decode()
-
-
-def _open(url: str) -> GuardedResponse:
-    """GET with the account's basic auth (to the checked host only), following checked redirects."""
-    try:
-        return guarded_http.request("GET", url, allow=get_settings().recording_allow_list,
-                                    authorization=_basic_auth(), max_redirects=MAX_REDIRECTS,
-                                    max_bytes=get_settings().recording_max_bytes, timeouts=TIMEOUTS)
-    except OutboundRefused as exc:
-        raise _refused(exc) from None
-    except OutboundUnavailable as exc:
-        raise RecordingUnavailable(f"GET recording: {exc}") from None
 
 
 def _check_status(response: GuardedResponse) -> None:
@@ -118,32 +91,78 @@ def _check_status(response: GuardedResponse) -> None:
     raise PermanentError(f"Twilio answered HTTP {status}")
 
 
-def download_recording(recording_url: str, destination: recording_files.StoredFile, *,
-                       expected_size: Optional[int] = None) -> Download:
-    """Fetch the recording's mp3 into the store at `destination` (atomic, byte count checked); idempotent.
-
-    An object already at `destination` is complete (it got there by an atomic rename after its byte
-    count was checked); with `expected_size` known it must match, else it is fetched again.
-    """
-    check_host(media_url(recording_url))  # refused before anything else, even when the file is here
-    present = recording_files.existing_size(destination)
-    if present is not None and (expected_size is None or present == expected_size):
-        return Download(size_bytes=present, duration_ms=0, fetched=False)
-    started = time.monotonic()
-    response = _open(media_url(recording_url))
-    _check_status(response)
-    announced = response.content_length()
-    try:
-        size = recording_files.write_atomically(destination, _chunks(response), expected_size=announced)
-    except recording_files.IncompleteWrite as exc:
-        raise RecordingUnavailable(f"short download: {exc}") from exc
-    finally:
-        response.close()
-    return Download(size_bytes=size, duration_ms=int((time.monotonic() - started) * 1000), fetched=True)
-
-
 def _chunks(response: GuardedResponse):
     try:
         yield from response.iter_chunks(CHUNK_BYTES)
     except OutboundUnavailable as exc:
         raise RecordingUnavailable(f"mid-download: {exc}") from None
+
+
+class RecordingDownloader:
+    """Fetches recordings into `files` from the hosts of `allow`, with the account's basic auth, at most
+    `max_bytes` each.
+
+    >>> downloader = RecordingDownloader(files, allow=AllowList.parse("api.twilio.com", "TWILIO_RECORDING_HOSTS"),
+    ...                                  account_sid="AC…", auth_token="…", max_bytes=200_000_000)
+    >>> downloader.download(recording_url, stored_file(7, "RE1.mp3"))
+    """
+
+    def __init__(self, files: recording_files.RecordingFiles, *, allow: AllowList, account_sid: str,
+                 auth_token: str, max_bytes: int, timeouts: guarded_http.Timeouts = TIMEOUTS):
+        self.files = files
+        self.allow = allow
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.max_bytes = max_bytes
+        self.timeouts = timeouts
+
+    def check_host(self, url: str) -> Target:
+        """The host and port a recording URL really connects to, if the allow-list has it (no DNS)."""
+        try:
+            return self.allow.check(url)
+        except OutboundRefused as exc:
+            raise _refused(exc) from None
+
+    def _basic_auth(self) -> str:
+        pair = f"{self.account_sid}:{self.auth_token}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+
+    def _open(self, url: str) -> GuardedResponse:
+        """GET with the account's basic auth (to the checked host only), following checked redirects."""
+        try:
+            return guarded_http.request("GET", url, allow=self.allow, authorization=self._basic_auth(),
+                                        max_redirects=MAX_REDIRECTS, max_bytes=self.max_bytes,
+                                        timeouts=self.timeouts)
+        except OutboundRefused as exc:
+            raise _refused(exc) from None
+        except OutboundUnavailable as exc:
+            raise RecordingUnavailable(f"GET recording: {exc}") from None
+
+    def download(self, recording_url: str, destination: recording_files.StoredFile, *,
+                 expected_size: Optional[int] = None) -> Download:
+        """Fetch the recording's mp3 into the store at `destination` (atomic, byte count checked); idempotent.
+
+        An object already at `destination` is complete (it got there by an atomic rename after its byte
+        count was checked); with `expected_size` known it must match, else it is fetched again.
+        """
+        self.check_host(media_url(recording_url))  # refused before anything else, even when the file is here
+        present = self.files.existing_size(destination)
+        if present is not None and (expected_size is None or present == expected_size):
+            return Download(size_bytes=present, duration_ms=0, fetched=False)
+        started = time.monotonic()
+        response = self._open(media_url(recording_url))
+        _check_status(response)
+        announced = response.content_length()
+        try:
+            size = self.files.write_atomically(destination, _chunks(response), expected_size=announced)
+        except recording_files.IncompleteWrite as exc:
+            raise RecordingUnavailable(f"short download: {exc}") from exc
+        finally:
+            response.close()
+        return Download(size_bytes=size, duration_ms=int((time.monotonic() - started) * 1000), fetched=True)
+
+
+def from_settings(settings, files: recording_files.RecordingFiles) -> RecordingDownloader:
+    """TWILIO_RECORDING_HOSTS, TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN and RECORDING_MAX_BYTES."""
+    return RecordingDownloader(files, allow=settings.recording_allow_list, account_sid=settings.twilio_account_sid,
+                               auth_token=settings.twilio_auth_token, max_bytes=settings.recording_max_bytes)

@@ -38,7 +38,7 @@ def test_upload_stores_the_file_and_lists_it_paged(client, business, make_busine
         for receipt_id, data in created:
             row = receipts_store.get_receipt(session, business.id, receipt_id)
             assert row.storage_key.startswith(f"receipts/{business.id}/")
-            assert storage.get(row.storage_key) == data  # the bytes really are in object storage
+            assert storage.from_settings(get_runtime().settings).get(row.storage_key) == data  # the bytes really are in object storage
 
     first = client.simulate_get("/api/receipts", params={"limit": 3}, headers=business.headers).json
     assert first["total"] == 4 and [r["id"] for r in first["receipts"]] == [c[0] for c in created][::-1][:3]

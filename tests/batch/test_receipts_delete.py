@@ -157,6 +157,7 @@ def test_chosen_ids_only_and_a_file_that_cannot_be_deleted_keeps_its_row(client,
     from db import receipts_store
     from prosaas.clients import storage
 
+    store = storage.from_settings(get_runtime().settings)
     mine, theirs = make_business(), make_business()
     ids = {}
     for owner in (mine, theirs):
@@ -164,9 +165,9 @@ def test_chosen_ids_only_and_a_file_that_cannot_be_deleted_keeps_its_row(client,
         for index in range(120 if owner is mine else 5):
             key = f"receipts/{owner.id}/{index:04d}.pdf"
             if owner is mine and index == 7:
-                (storage.default_storage().root / key / "inner").mkdir(parents=True)  # undeletable "file"
+                (store.root / key / "inner").mkdir(parents=True)  # undeletable "file"
             else:
-                storage.put(key, b"%PDF-1.4 x", "application/pdf")
+                store.put(key, b"%PDF-1.4 x", "application/pdf")
             rows.append(dict(business_id=owner.id, vendor="V", amount=Decimal("1.00"), currency="USD",
                              issued_at=dt.date(2026, 1, 1), storage_key=key, content_type="application/pdf",
                              size_bytes=10))

@@ -21,7 +21,7 @@ def test_admin_endpoints_and_the_twilio_callback_name_the_missing_setting(tmp_lo
 
 
 def test_a_broadcast_without_baileys_url_fails_at_once_and_its_dead_letter_says_why(
-        tmp_logs, worker_factory, business, clean_queues, admin_headers):
+        tmp_logs, worker_factory, business, runtime, clean_queues, admin_headers):
     web, base = start_web(tmp_logs, env={"BAILEYS_URL": ""})
     try:
         worker_factory(queues="broadcasts", env={"BAILEYS_URL": ""})
@@ -37,8 +37,8 @@ def test_a_broadcast_without_baileys_url_fails_at_once_and_its_dead_letter_says_
         assert "BAILEYS_URL" not in job["error"], job
         detail = requests.get(f"{base}/api/jobs/{job_id}", headers=admin_headers, timeout=30).json()
         assert "BAILEYS_URL" in detail["error"], detail
-        letter = wait_for(lambda: [e for e in list_dead_letters(queue="broadcasts") if e["job_id"] == job_id], 30,
-                          what="its dead letter")[0]
+        letter = wait_for(lambda: [e for e in list_dead_letters(runtime, queue="broadcasts") if e["job_id"] == job_id],
+                          30, what="its dead letter")[0]
         assert letter["reason"] == job["error_reason"] and "BAILEYS_URL" in letter["error"], letter
     finally:
         web.stop()

@@ -14,6 +14,11 @@ from tests.support.environment import REPO_ROOT
 from tests.support.processes import RoleProcess, run_cli, start_scheduler, start_worker, wait_for
 
 
+def _scheduler() -> dict:
+    runtime = get_runtime()
+    return scheduler_status(runtime.redis, runtime.keys)
+
+
 def _children(pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
@@ -34,7 +39,7 @@ def test_sighup_reloads_the_worker_in_place(tmp_logs):
 def test_sighup_reloads_the_scheduler_and_its_old_entry_is_gone(tmp_logs):
     scheduler = start_scheduler(tmp_logs)
     try:
-        mine = lambda: [i for i in scheduler_status()["instances"] if i.get("pid") == scheduler.pid]  # noqa: E731
+        mine = lambda: [i for i in _scheduler()["instances"] if i.get("pid") == scheduler.pid]  # noqa: E731
         old_ids = {i["id"] for i in wait_for(mine, 30, what="the scheduler registered")}
         scheduler.signal(signal.SIGHUP)
         wait_for(lambda: scheduler.log().count("SCHEDULER_STARTED") >= 2, 60, what="the scheduler started again")
@@ -114,10 +119,10 @@ def test_periodiq_next_to_our_scheduler_enqueues_each_tick_once(tmp_logs, clean_
 
 
 def test_doctor_and_info_recognise_periodiq_alone(tmp_logs, clean_queues):
-    wait_for(lambda: not scheduler_status()["alive"], 120, interval=1, what="no scheduler alive from earlier tests")
+    wait_for(lambda: not _scheduler()["alive"], 120, interval=1, what="no scheduler alive from earlier tests")
     periodiq = _periodiq(tmp_logs, "periodiq-alone")
     try:
-        wait_for(lambda: scheduler_status()["alive"], 90, interval=0.5, what="periodiq seen as a scheduler")
+        wait_for(lambda: _scheduler()["alive"], 90, interval=0.5, what="periodiq seen as a scheduler")
         doctor = run_cli("doctor")
         scheduler_line = next(line for line in doctor.stdout.splitlines() if line.split()[1:2] == ["scheduler"])
         assert scheduler_line.startswith("OK"), doctor.stdout

@@ -14,7 +14,7 @@ from tests.support import sample_actors
 def test_concurrent_accepts_commit_rows_and_send_messages_in_one_hop(broker, runtime, business, clean_queues):
     if runtime.database.is_sqlite:
         pytest.skip("SQLite commits each row alone: there is no group to hand off")
-    accept = _accept_writer(runtime.database)
+    accept = _accept_writer(runtime.database, broker)
     accepted_before, sends_before = accept.writes_written, broker.sends.writes_written
     found = run_together(100, lambda i: enqueue_tracked(sample_actors.record_run, business_id=business.id,
                                                         kwargs={"marker": f"hop-{i}"}))

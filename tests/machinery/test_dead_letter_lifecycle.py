@@ -51,7 +51,8 @@ def test_a_skipped_copy_of_a_finished_job_drops_its_crash_count(worker_factory, 
     assert redis_marks.runs(m) == 1
 
 
-def test_requeued_crashed_worker_letter_gets_a_fresh_crash_budget(worker_factory, business, runtime, clean_queues):
+def test_requeued_crashed_worker_letter_gets_a_fresh_crash_budget(worker_factory, business, runtime, broker,
+                                                                  clean_queues):
     m = marker()
     job_id = start_job(sample_actors.always_crash, business, marker=m)
     env = {"MAX_CRASH_REDELIVERIES": "1"}
@@ -62,10 +63,10 @@ def test_requeued_crashed_worker_letter_gets_a_fresh_crash_budget(worker_factory
             worker = worker_factory(queues="default", env=env)
         time.sleep(0.3)
     worker.stop()
-    letter = next(e for e in list_dead_letters() if e["job_id"] == job_id)
+    letter = next(e for e in list_dead_letters(runtime) if e["job_id"] == job_id)
     assert letter["reason"] == "crashed_worker"
     assert runtime.redis.hget(runtime.keys("redeliveries"), letter["message_id"]) is not None
-    assert requeue_dead_letter(letter["message_id"])
+    assert requeue_dead_letter(broker, letter["message_id"])
     assert runtime.redis.hget(runtime.keys("redeliveries"), letter["message_id"]) is None
 
 
@@ -86,19 +87,19 @@ def test_expired_dead_letters_are_not_listed(business, runtime, clean_queues, br
     stale_ms = int(time.time() * 1000) - (runtime.settings.dead_letter_ttl_seconds + 60) * 1000
     runtime.redis.zadd(runtime.keys.dead_letters("default"), {"old-letter": stale_ms})
     runtime.redis.hset(runtime.keys.dead_letter_messages("default"), "old-letter", message.encode())
-    assert not [e for e in list_dead_letters() if e["message_id"] == message.message_id]
+    assert not [e for e in list_dead_letters(runtime) if e["message_id"] == message.message_id]
 
 
-def test_a_job_retried_through_the_api_loses_its_dead_letter(worker_factory, business, runtime, redis_marks,
+def test_a_job_retried_through_the_api_loses_its_dead_letter(worker_factory, business, runtime, broker, redis_marks,
                                                              clean_queues):
     m = marker()
     job_id = start_job(sample_actors.poison, business, marker=m)
     worker_factory(queues="default")
     wait_status(job_id, "failed", timeout=60)
-    letter = next(e for e in list_dead_letters() if e["job_id"] == job_id)
-    control_job(job_id, None, "retry")
-    assert not [e for e in list_dead_letters() if e["job_id"] == job_id]
-    assert requeue_dead_letter(letter["message_id"]) is None  # nothing left to run the job a second time
+    letter = next(e for e in list_dead_letters(runtime) if e["job_id"] == job_id)
+    control_job(job_id, None, "retry", broker=broker)
+    assert not [e for e in list_dead_letters(runtime) if e["job_id"] == job_id]
+    assert requeue_dead_letter(broker, letter["message_id"]) is None  # nothing left to run the job a second time
     wait_for(lambda: redis_marks.runs(m) == 6, 60, what="the retried job to run its tries again")
     wait_status(job_id, "failed", timeout=30)
     time.sleep(1)

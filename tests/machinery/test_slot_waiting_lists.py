@@ -100,7 +100,7 @@ def test_queue_counts_show_messages_waiting_for_a_slot(slots, runtime, clean_que
 
     for i in range(LIMIT + 4):
         send(41, f"a{i}")
-    counts = queue_counts()["recordings"]
+    counts = queue_counts(runtime)["recordings"]
     assert counts["ready"] == LIMIT and counts["waiting"] == 4
 
 

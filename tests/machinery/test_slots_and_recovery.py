@@ -78,7 +78,7 @@ def test_job_that_kills_its_worker_every_time_is_dead_lettered_as_crashed_worker
     assert _int(runtime.redis.get(sample_actors.mark("attempts", m))) == 2
     from prosaas.dead_letters import list_dead_letters
 
-    assert [e["reason"] for e in list_dead_letters() if e["job_id"] == job_id] == ["crashed_worker"]
+    assert [e["reason"] for e in list_dead_letters(runtime) if e["job_id"] == job_id] == ["crashed_worker"]
 
 
 def test_sigterm_lets_the_running_job_finish_and_loses_nothing(worker_factory, business, redis_marks, clean_queues):

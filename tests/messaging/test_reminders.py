@@ -64,12 +64,13 @@ def test_due_reminder_under_two_concurrent_ticks_sends_one_push(client, make_bus
 
     def tick():
         barrier.wait()
-        results.append(run_tick(now))
+        results.append(run_tick(runtime.database, OFFSETS, now))
     threads = [threading.Thread(target=tick) for _ in range(2)]
     [t.start() for t in threads]
     [t.join(30) for t in threads]
     assert sorted(r["notified"] for r in results) == [0, 1], results
-    assert run_tick(now + dt.timedelta(seconds=30))["notified"] == 0  # the next tick: nothing new
+    next_tick = run_tick(runtime.database, OFFSETS, now + dt.timedelta(seconds=30))
+    assert next_tick["notified"] == 0  # nothing new
 
     with runtime.database.session() as session:
         sends = {s.offset_minutes: s for s in reminders_store.sends_of(session, business.id, created["id"])}
@@ -94,7 +95,7 @@ def test_each_offset_fires_once_then_the_reminder_finishes_and_is_cleaned_up(mak
                                                    due_at=due)
     notified = []
     for minutes_before in range(35, -4, -1):  # a tick every minute from due-35 to due+3
-        counts = run_tick(due - dt.timedelta(minutes=minutes_before))
+        counts = run_tick(runtime.database, OFFSETS, due - dt.timedelta(minutes=minutes_before))
         if counts["notified"]:
             notified.append(minutes_before)
     assert notified == [30, 15, 5]
@@ -102,7 +103,7 @@ def test_each_offset_fires_once_then_the_reminder_finishes_and_is_cleaned_up(mak
         row = session.get(Reminder, reminder.id)
         assert row.status == "done" and row.finished_at is not None
         row.finished_at = utcnow() - dt.timedelta(days=8)
-    assert delete_old_finished()["deleted"] >= 1
+    assert delete_old_finished(runtime.database)["deleted"] >= 1
     with runtime.database.session() as session:
         assert session.get(Reminder, reminder.id) is None
         assert session.scalars(select(ReminderSend).where(ReminderSend.reminder_id == reminder.id)).all() == []
@@ -126,8 +127,8 @@ def test_a_claim_whose_push_was_never_enqueued_is_recovered_once(make_business, 
         session.add(ReminderSend(business_id=business.id, reminder_id=reminder.id, offset_minutes=5,
                                  status="claimed", created_at=utcnow() - dt.timedelta(minutes=3)))
     # The tick's worker died between claiming offset 5 and enqueueing its push.
-    assert run_tick()["recovered"] == 1
-    assert run_tick()["recovered"] == 0
+    assert run_tick(runtime.database, OFFSETS)["recovered"] == 1
+    assert run_tick(runtime.database, OFFSETS)["recovered"] == 0
     with runtime.database.session() as session:
         [send] = reminders_store.sends_of(session, business.id, reminder.id)
         assert send.status == "enqueued" and send.job_id

@@ -104,13 +104,14 @@ def test_reply_refused_with_4xx_fails_at_once_and_is_not_retried(client, busines
 
 def test_idle_conversations_are_closed_with_a_summary(client, business, runtime, fake_baileys, messaging_worker):
     from actors.whatsapp_work import close_idle_conversations
+    from prosaas.clients.responder import Responder
 
     customer = "972500000005@s.whatsapp.net"
     answer = post_webhook(client, {"business_id": business.id,
                                    "messages": [{"id": "WA-idle", "from": customer, "text": "שלום, מה המחיר?"}]})
     assert wait_job(runtime, answer.json["job_id"]).status == "completed"
-    assert close_idle_conversations(now=utcnow())["closed"] == 0  # not idle yet
-    counts = close_idle_conversations(now=utcnow() + dt.timedelta(minutes=6))
+    assert close_idle_conversations(runtime.database, Responder(), now=utcnow())["closed"] == 0  # not idle yet
+    counts = close_idle_conversations(runtime.database, Responder(), now=utcnow() + dt.timedelta(minutes=6))
     assert counts["closed"] >= 1
     with runtime.database.session() as session:
         conversation = session.scalars(select(WhatsAppConversation).where(

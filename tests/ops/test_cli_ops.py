@@ -8,6 +8,7 @@ from dramatiq import Message
 
 from prosaas.health import scheduler_status
 from prosaas.queue_stats import queues_without_consumer
+from prosaas.runtime import get_runtime
 from prosaas.settings import ALL_QUEUES
 from tests.support.environment import REPO_ROOT
 from tests.support.processes import run_cli, start_scheduler, wait_for
@@ -20,13 +21,18 @@ def scheduler(tmp_logs):
     role.stop(timeout=20)
 
 
+def _scheduler_alive() -> bool:
+    runtime = get_runtime()
+    return scheduler_status(runtime.redis, runtime.keys)["alive"]
+
+
 def _doctor_lines(completed) -> dict:
     return {line.split()[1]: line.split()[0] for line in completed.stdout.splitlines() if not line.startswith("doctor")}
 
 
 def test_doctor_and_info_pass_with_every_queue_consumed_and_a_scheduler(worker_factory, scheduler, clean_queues):
     worker = worker_factory(queues=",".join(ALL_QUEUES))
-    wait_for(lambda: not queues_without_consumer() and scheduler_status()["alive"], 30,
+    wait_for(lambda: not queues_without_consumer(get_runtime()) and _scheduler_alive(), 30,
              what="every queue consumed and the scheduler heartbeat")
     doctor = run_cli("doctor")
     assert doctor.returncode == 0, doctor.stdout
@@ -44,7 +50,7 @@ def test_doctor_and_info_pass_with_every_queue_consumed_and_a_scheduler(worker_f
 
 def _no_broadcasts_consumer():
     # A worker killed by an earlier test counts as alive until its heartbeat is WORKER_DEAD_AFTER_SECONDS old.
-    wait_for(lambda: "broadcasts" in queues_without_consumer(), 30, what="no live consumer of broadcasts")
+    wait_for(lambda: "broadcasts" in queues_without_consumer(get_runtime()), 30, what="no live consumer of broadcasts")
 
 
 def test_doctor_fails_and_info_exits_nonzero_when_a_queue_has_messages_and_no_consumer(broker, clean_queues):

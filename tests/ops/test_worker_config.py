@@ -1,11 +1,12 @@
 """GET /api/jobs/worker/config answers from the live workers' own heartbeats, not the web process's env."""
-from prosaas.queue_stats import worker_config
+from prosaas.queue_stats import live_workers, worker_config
+from prosaas.runtime import get_runtime
 from tests.support.processes import run_cli, wait_for
 
 
 def _only_this_worker_alive(pids: set[int]):
     # A worker stopped by an earlier test counts as alive until its heartbeat is WORKER_DEAD_AFTER_SECONDS old.
-    alive = [w for w in worker_config()["workers"] if w["alive"]]
+    alive = [w for w in worker_config(live_workers(get_runtime()))["workers"] if w["alive"]]
     return alive if alive and {w["pid"] for w in alive} <= pids else None
 
 

@@ -10,7 +10,8 @@ from tests.support.processes import run_cli, wait_for
 
 
 def test_a_paused_queue_keeps_its_messages_and_resume_drains_them(worker_factory, client, admin_headers, business,
-                                                                  redis_marks, clean_queues, no_paused_queues):
+                                                                  runtime, redis_marks, clean_queues,
+                                                                  no_paused_queues):
     worker_factory(queues="default")
     first = marker()
     sample_actors.record_run.send(business.id, first)
@@ -23,10 +24,10 @@ def test_a_paused_queue_keeps_its_messages_and_resume_drains_them(worker_factory
     held = marker()
     for _ in range(20):
         sample_actors.record_run.send(business.id, held)  # the API side still accepts them
-    wait_for(lambda: queue_counts()["default"]["ready"] == 20, 10, what="20 messages ready in the paused queue")
+    wait_for(lambda: queue_counts(runtime)["default"]["ready"] == 20, 10, what="20 messages ready in the paused queue")
     time.sleep(2)
     assert redis_marks.runs(held) == 0
-    assert queue_counts()["default"]["ready"] == 20
+    assert queue_counts(runtime)["default"]["ready"] == 20
 
     health = client.simulate_get("/api/jobs/health", headers=admin_headers).json
     assert health["paused_queues"] == ["default"] and health["queues"]["default"]["paused"] is True
@@ -42,7 +43,7 @@ def test_a_paused_queue_keeps_its_messages_and_resume_drains_them(worker_factory
     answer = client.simulate_post("/api/admin/queues/default/resume", headers=admin_headers)
     assert answer.status_code == 200 and answer.json == {"queue": "default", "paused": False}
     wait_for(lambda: redis_marks.runs(held) == 20, 30, what="the resumed queue to drain")
-    assert queue_counts()["default"]["ready"] == 0
+    assert queue_counts(runtime)["default"]["ready"] == 0
 
 
 def test_pause_state_lives_in_redis_so_a_restarted_worker_still_honours_it(worker_factory, business, redis_marks,

@@ -1,11 +1,17 @@
-"""Small helpers for the recordings tests: read rows, wait for states."""
+"""Small helpers for the recordings tests: read rows, wait for states, reach the stored files."""
 from __future__ import annotations
 
 from db import job_store
 from db import recordings_store as store
 from prosaas.clients import recording_files
 from prosaas.runtime import get_runtime
+from prosaas.settings import get_settings
 from tests.support.processes import wait_for
+
+
+def files() -> recording_files.RecordingFiles:
+    """The store the current settings name (a test may point STORAGE_URL elsewhere and reset the settings)."""
+    return recording_files.from_settings(get_settings())
 
 
 def recording_row(recording_sid: str):
@@ -38,7 +44,7 @@ def wait_job(job_id: str, *statuses: str, timeout: float = 60):
 
 
 def stored_bytes(recording) -> bytes:
-    body = recording_files.open_range(recording_files.StoredFile(recording.file_path))
+    body = files().open_range(recording_files.StoredFile(recording.file_path))
     try:
         return body.read()
     finally:

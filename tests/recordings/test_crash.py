@@ -5,7 +5,7 @@ In a module of its own, so no other module's worker is there to take the downloa
 from __future__ import annotations
 
 from prosaas.clients import recording_files
-from tests.recordings.helpers import recording_row, stored_bytes, wait_job, wait_recording
+from tests.recordings.helpers import files, recording_row, stored_bytes, wait_job, wait_recording
 from tests.support.fake_twilio import make_mp3, post_callback
 from tests.support.processes import wait_for
 
@@ -21,7 +21,7 @@ def test_worker_killed_mid_download_leaves_no_truncated_file_and_the_job_complet
     row = recording_row(sid)
     assert row.status == "pending" and row.file_path is None
     final = recording_files.stored_file(business.id, f"{sid}.mp3")
-    assert recording_files.existing_size(final) is None, "a partial download reached the final key"
+    assert files().existing_size(final) is None, "a partial download reached the final key"
 
     recordings_worker(queues="recordings")
     row = wait_recording(sid, "ready", timeout=90)

@@ -19,7 +19,7 @@ from prosaas.clients.storage import PARTS_PREFIX, StorageIncomplete, open_storag
 from prosaas.settings import reset_settings_cache
 from tests.batch.conftest import s3  # noqa: F401  (the run's moto S3 server, a session fixture)
 from tests.batch.s3_support import CREDENTIALS
-from tests.recordings.helpers import recording_row, wait_recording
+from tests.recordings.helpers import files, recording_row, wait_recording
 from tests.support.fake_twilio import make_mp3, new_sid, post_callback
 from tests.support.processes import start_web
 
@@ -84,29 +84,30 @@ def test_downloaded_on_one_host_played_byte_exact_with_range_from_another(
 def test_a_short_write_never_becomes_visible(shared_storage, s3_store, business, tmp_path):
     file = recording_files.stored_file(business.id, f"{new_sid('RE')}.mp3")
     with pytest.raises(recording_files.IncompleteWrite):
-        recording_files.write_atomically(file, [b"a" * 1000], expected_size=2000)
+        files().write_atomically(file, [b"a" * 1000], expected_size=2000)
     store = open_storage(f"s3://{BUCKET}", s3_store.url)
     with pytest.raises(StorageIncomplete):  # the temporary object's size is checked before it is copied in
         (tmp_path / "ten").write_bytes(b"x" * 10)
         store.put_file(file.key, tmp_path / "ten", expected_size=11)
-    assert recording_files.existing_size(file) is None
+    assert files().existing_size(file) is None
     assert s3_store.keys(BUCKET, PARTS_PREFIX) == []
-    assert recording_files.write_atomically(file, [b"a" * 1000, b"b" * 1000], expected_size=2000) == 2000
-    assert recording_files.existing_size(file) == 2000
+    assert files().write_atomically(file, [b"a" * 1000, b"b" * 1000], expected_size=2000) == 2000
+    assert files().existing_size(file) == 2000
 
 
 def test_cleanup_deletes_expired_recordings_from_the_bucket(runtime, business, shared_storage, s3_store):
     sids = [new_sid("RE") for _ in range(3)]
     for age, sid in zip((400, 400, 1), sids):
         file = recording_files.stored_file(business.id, f"{sid}.mp3")
-        recording_files.write_atomically(file, [b"mp3-bytes"], expected_size=9)
+        files().write_atomically(file, [b"mp3-bytes"], expected_size=9)
         with runtime.database.session() as session:
             store.record_recording(session, business_id=business.id, call_sid=new_sid("CA"), recording_sid=sid,
                                    recording_url=f"https://api.twilio.com/x/{sid}", duration_s=1, channels=1)
             store.mark_downloaded(session, sid, file_path=file.relative, size_bytes=9, duration_s=1.0, download_ms=5)
             session.execute(update(Recording).where(Recording.recording_sid == sid)
                             .values(downloaded_at=utcnow() - dt.timedelta(days=age)))
-    result = cleanup_expired_recordings(retention_days=runtime.settings.recordings_retention_days)
+    result = cleanup_expired_recordings(runtime.database, files=files(),
+                                        retention_days=runtime.settings.recordings_retention_days)
     assert result["files_deleted"] >= 2
     assert s3_store.keys(BUCKET, f"recordings/{business.id}/") == [f"recordings/{business.id}/{sids[2]}.mp3"]
     assert [recording_row(sid).status for sid in sids] == ["expired", "expired", "ready"]

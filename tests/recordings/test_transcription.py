@@ -63,7 +63,9 @@ def test_model_and_language_from_settings_and_a_business_override(runtime, make_
     from actors.recordings import transcribe_recording
     from actors.recordings_work import perform_transcription
     from db.businesses import set_transcription_language
-    from prosaas.settings import reset_settings_cache
+    from prosaas.clients import transcription
+    from prosaas.settings import get_settings, reset_settings_cache
+    from tests.recordings.helpers import files
     from tests.recordings.test_cleanup import stored_recording
     from tests.support.processes import run_cli
 
@@ -79,7 +81,9 @@ def test_model_and_language_from_settings_and_a_business_override(runtime, make_
         assert run_cli("business", "set-language", str(hebrew.id), "Hebrew!").returncode == 2
         for business, language in ((hebrew, "he"), (default, "en")):
             sid = stored_recording(runtime, business.id, 0)
-            assert perform_transcription(transcribe_recording, business.id, sid)["provider"] == "openai_compatible"
+            done = perform_transcription(transcribe_recording, runtime.database, business.id, sid, files=files(),
+                                         provider=transcription.from_settings(get_settings()))
+            assert done["provider"] == "openai_compatible"
             sent = fake_stt.requests[-1]
             assert sent["model"] == ["gpt-4o-transcribe"] and sent["language"] == [language]
         with runtime.database.session() as session:

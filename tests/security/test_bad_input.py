@@ -90,7 +90,8 @@ def local_recording(runtime, business):
     call_sid, recording_sid = "CA" + secrets.token_hex(16), "RE" + secrets.token_hex(16)
     name = f"{recording_sid}.mp3"
     relative = recording_files.relative_path(business.id, name)
-    size = recording_files.write_atomically(recording_files.stored_file(business.id, name), [b"ID3" + b"\x00" * 997])
+    file = recording_files.stored_file(business.id, name)
+    size = recording_files.from_settings(runtime.settings).write_atomically(file, [b"ID3" + b"\x00" * 997])
     with runtime.database.session() as session:
         recordings_store.record_recording(session, business_id=business.id, call_sid=call_sid,
                                           recording_sid=recording_sid, recording_url="https://api.twilio.com/x",

@@ -5,8 +5,8 @@ import base64
 
 import pytest
 
-from prosaas.clients import twilio_recordings
-from prosaas.clients.recording_files import existing_size, stored_file
+from prosaas.clients import recording_files, twilio_recordings
+from prosaas.clients.recording_files import stored_file
 from prosaas.clients.twilio_recordings import RecordingHostRefused
 from tests.recordings.helpers import wait_job, wait_recording
 from tests.security.spy_server import SpyServer
@@ -23,6 +23,12 @@ def allowed_and_other():
 
 
 @pytest.fixture
+def downloader(runtime):
+    """The download client as the worker builds it: TWILIO_RECORDING_HOSTS, the account, RECORDING_MAX_BYTES."""
+    return twilio_recordings.from_settings(runtime.settings, recording_files.from_settings(runtime.settings))
+
+
+@pytest.fixture
 def attacker():
     with SpyServer() as server:
         yield server
@@ -33,24 +39,24 @@ def basic_auth(test_env) -> str:
     return "Basic " + base64.b64encode(pair).decode()
 
 
-def test_backslash_and_userinfo_urls_never_reach_another_host(allowed_and_other, attacker, tmp_path):
+def test_backslash_and_userinfo_urls_never_reach_another_host(allowed_and_other, attacker, downloader, tmp_path):
     allowed = allowed_and_other[0].url.removeprefix("http://")
     evil = attacker.url.removeprefix("http://")
     for url in (f"http://{evil}\\@{allowed}/2010-04-01/Recordings/RE1",     # requests connects to `evil`
                 f"http://{evil}@{allowed}/2010-04-01/Recordings/RE1",
                 f"http://{allowed}\\@{evil}/2010-04-01/Recordings/RE1"):
         with pytest.raises(RecordingHostRefused):
-            twilio_recordings.download_recording(url, stored_file(1, "r.mp3"))
+            downloader.download(url, stored_file(1, "r.mp3"))
     assert attacker.connections == 0 and allowed_and_other[0].connections == 0
-    assert existing_size(stored_file(1, "r.mp3")) is None
+    assert downloader.files.existing_size(stored_file(1, "r.mp3")) is None
 
 
-def test_a_redirect_to_another_port_or_host_never_gets_the_credentials(allowed_and_other, attacker, tmp_path,
-                                                                       test_env):
+def test_a_redirect_to_another_port_or_host_never_gets_the_credentials(allowed_and_other, attacker, downloader,
+                                                                       tmp_path, test_env):
     twilio, other_port = allowed_and_other
     other_port.route("/media/RE2.mp3", 200, {"Content-Type": "audio/mpeg"}, b"ID3-audio")
     twilio.route("/Recordings/RE2.mp3", 302, {"Location": f"{other_port.url}/media/RE2.mp3"})
-    result = twilio_recordings.download_recording(f"{twilio.url}/Recordings/RE2", stored_file(1, "RE2.mp3"))
+    result = downloader.download(f"{twilio.url}/Recordings/RE2", stored_file(1, "RE2.mp3"))
     assert result.size_bytes == len(b"ID3-audio")
     assert twilio.authorizations() == [basic_auth(test_env)]
     assert other_port.authorizations() == [None]   # same host, other port: the credentials were dropped
@@ -61,8 +67,7 @@ def test_a_redirect_to_another_port_or_host_never_gets_the_credentials(allowed_a
                                       f"http://user@{evil}/x.mp3", f"/\\{evil}/x.mp3")):
         twilio.route(f"/Recordings/RE3{index}.mp3", 302, {"Location": location})
         with pytest.raises(RecordingHostRefused):
-            twilio_recordings.download_recording(f"{twilio.url}/Recordings/RE3{index}",
-                                                  stored_file(1, "RE3.mp3"))
+            downloader.download(f"{twilio.url}/Recordings/RE3{index}", stored_file(1, "RE3.mp3"))
     assert attacker.connections == 0
 
 

@@ -15,10 +15,16 @@ from prosaas.middleware.tracking import JobTracking
 
 @pytest.fixture
 def stub_broker(runtime):
+    """The global broker for the test, as a worker role's is (JobProgress.current() reports through it),
+    built with the run's runtime as build_broker records it."""
     broker = StubBroker(middleware=[JobTracking(runtime.database, stale_after_seconds=60), ProsaasRetries(),
                                     CurrentMessage()])
+    broker.runtime = runtime
     broker.emit_after("process_boot")
+    previous = dramatiq.broker.global_broker
+    dramatiq.set_broker(broker)
     yield broker
+    dramatiq.set_broker(previous)
     broker.flush_all()
     broker.close()
 

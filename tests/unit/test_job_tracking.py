@@ -88,7 +88,7 @@ def test_a_batch_job_honours_pause_and_cancel_between_batches(action, actors, st
     deadline = time.monotonic() + 30
     while job_row(job_id).processed < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
-    control_job(job_id, business.id, action)
+    control_job(job_id, business.id, action, broker=stub_broker)
     stub_broker.join("maintenance")
     stub_worker.join()
     row = job_row(job_id)

@@ -1,8 +1,8 @@
 """Run Dramatiq's own tests against our broker: `python -m tests.upstream.run_upstream [pytest args]`.
 
-Downloads the sdist of the installed Dramatiq from PyPI into var/upstream/ (its tests are not in the wheel;
-none of its test code is kept in this repository), unpacks the test files tests/upstream/selection.txt
-names next to our fixtures (harness_conftest.py, harness_common.py), and runs them with pytest on a private
+Downloads the sdist of the installed Dramatiq from PyPI into var/upstream/ (its tests are not in the wheel),
+unpacks the test files tests/upstream/selection.txt names (the middleware tests, which the sdist lacks, come
+from tests/upstream/vendored/, copied unchanged from Dramatiq's repository) next to our fixtures (harness_conftest.py, harness_common.py), and runs them with pytest on a private
 valkey, minus the documented exclusions. Exit status: pytest's.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.support.private_servers import PrivateValkey
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 WORK = REPO_ROOT / "var" / "upstream"
+VENDORED = HERE / "vendored"
 
 
 def read_selection() -> tuple[list[str], list[str]]:
@@ -47,8 +48,15 @@ def unpack(archive: Path, files: list[str], into: Path) -> None:
     into.mkdir(parents=True)
     with tarfile.open(archive) as tar:
         for name in files:
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / "__init__.py").touch()
+            vendored = VENDORED / name
+            if vendored.exists():
+                target.write_bytes(vendored.read_bytes())
+                continue
             member = tar.getmember(f"{archive.name[:-len('.tar.gz')]}/tests/{name}")
-            (into / name).write_bytes(tar.extractfile(member).read())
+            target.write_bytes(tar.extractfile(member).read())
     (into / "__init__.py").write_text("")
     shutil.copy(HERE / "harness_conftest.py", into / "conftest.py")
     shutil.copy(HERE / "harness_common.py", into / "common.py")

@@ -8,9 +8,9 @@ import falcon
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from actors.bulk import bulk_action
+from actors.bulk_service import start_bulk
 from db.job_search import JobFilter
-from prosaas.bulk import BulkInputError, BulkRequest, preview, start
+from prosaas.bulk import BulkInputError, BulkRequest, preview
 from prosaas.job_lookup import find_jobs, job_detail
 from prosaas.settings import ALL_QUEUES
 from web.spec import ErrorBody, api
@@ -51,25 +51,29 @@ class JobPage(BaseModel):
 class AdminJobs:
     auth = "admin"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(query=JobSearchQuery, resp=Response(HTTP_200=JobPage), tags=["ops"])
     def on_get(self, req, resp, query: JobSearchQuery):
         """Every business's jobs, newest first; `q` matches the id, type or error text; pass `next_before_id`
         as `before_id` for the next page."""
-        resp.media = find_jobs(query.to_filter(), before_id=query.before_id, limit=query.limit)
+        resp.media = find_jobs(self.database, query.to_filter(), before_id=query.before_id, limit=query.limit)
 
 
 class AdminJob:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(resp=Response("HTTP_200", HTTP_404=ErrorBody), tags=["ops"])
     def on_get(self, req, resp, job_id: str):
         """The job with its arguments, each attempt (worker, start, end, error), progress and dead letter."""
-        detail = job_detail(job_id) if len(job_id) <= 32 else None
+        detail = job_detail(self.runtime, job_id) if len(job_id) <= 32 else None
         if detail is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id[:40]}.")
         resp.media = detail
-
-
 
 
 class BulkIn(BaseModel):
@@ -89,6 +93,9 @@ class BulkAnswer(BaseModel):
 class BulkActions:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(json=BulkIn, resp=Response(HTTP_200=BulkAnswer, HTTP_202=BulkAnswer, HTTP_422=ErrorBody),
                   tags=["ops"])
     def on_post(self, req, resp, json: BulkIn):
@@ -98,16 +105,10 @@ class BulkActions:
                               business_id=json.business_id)
         try:
             if not json.confirm:
-                resp.media = {"action": json.action, "count": preview(request)}
+                resp.media = {"action": json.action, "count": preview(self.runtime, request)}
                 return
-            job_id, count = start(request, bulk_action)
+            job_id, count = start_bulk(self.runtime, request)
         except BulkInputError as exc:
             raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=str(exc)) from None
         resp.status = falcon.HTTP_202
         resp.media = {"action": json.action, "count": count, "job_id": job_id}
-
-
-def register(app, runtime):
-    app.add_route("/api/admin/jobs", AdminJobs())
-    app.add_route("/api/admin/jobs/{job_id}", AdminJob())
-    app.add_route("/api/admin/bulk", BulkActions())

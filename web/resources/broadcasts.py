@@ -80,12 +80,15 @@ class BroadcastOut(BaseModel):
 class BroadcastsCollection:
     auth = "business"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(json=BroadcastIn, resp=Response(HTTP_202=BroadcastAccepted, HTTP_422=ErrorBody), tags=["broadcasts"])
     def on_post(self, req, resp, json: BroadcastIn):
         """Start a broadcast; follow it at /api/broadcasts/{broadcast_id} or /api/jobs/{job_id}.
 
         Only one broadcast per business is active at a time: asking again returns the active one."""
-        started = start_broadcast(req.context.business_id, json.message, json.recipients)
+        started = start_broadcast(self.database, req.context.business_id, json.message, json.recipients)
         resp.status = falcon.HTTP_202
         resp.media = {"broadcast_id": started.broadcast_id, "job_id": started.job_id, "status": started.status,
                       "recipients": started.recipients, "created": started.created}
@@ -94,15 +97,14 @@ class BroadcastsCollection:
 class BroadcastItem:
     auth = "business"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(resp=Response(HTTP_200=BroadcastOut, HTTP_404=ErrorBody), tags=["broadcasts"])
     def on_get(self, req, resp, broadcast_id: int):
         """A broadcast with how many recipients are queued, sending, sent, failed, unknown or cancelled."""
-        view = broadcast_view(req.context.business_id, broadcast_id)
+        view = broadcast_view(self.database, req.context.business_id, broadcast_id)
         if view is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No broadcast {broadcast_id}.")
         resp.media = view
 
-
-def register(app, runtime):
-    app.add_route("/api/broadcasts", BroadcastsCollection())
-    app.add_route("/api/broadcasts/{broadcast_id:int}", BroadcastItem())

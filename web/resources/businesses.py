@@ -14,19 +14,25 @@ def _no_business(business_id: int):
 class Businesses:
     auth = "admin"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(tags=["ops"])
     def on_get(self, req, resp):
         """Every business: id, name, timezone, api_key_prefix, created_at, disabled, disabled_at."""
-        resp.media = {"businesses": businesses()}
+        resp.media = {"businesses": businesses(self.database)}
 
 
 class BusinessKeyRotation:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(tags=["ops"])
     def on_post(self, req, resp, business_id: int):
         """A new API key, shown once in `{"business_id", "api_key"}`; the old key stops working."""
-        key = rotate_key(business_id)
+        key = rotate_key(self.runtime, business_id)
         if key is None:
             raise _no_business(business_id)
         resp.media = {"business_id": business_id, "api_key": key}
@@ -35,16 +41,13 @@ class BusinessKeyRotation:
 class BusinessDisable:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(tags=["ops"])
     def on_post(self, req, resp, business_id: int):
         """Refuse the business's key (401) and cancel its jobs that have not started."""
-        business = disable(business_id)
+        business = disable(self.runtime, business_id)
         if business is None:
             raise _no_business(business_id)
         resp.media = business
-
-
-def register(app, runtime):
-    app.add_route("/api/admin/businesses", Businesses())
-    app.add_route("/api/admin/businesses/{business_id:int}/rotate-key", BusinessKeyRotation())
-    app.add_route("/api/admin/businesses/{business_id:int}/disable", BusinessDisable())

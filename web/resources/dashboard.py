@@ -56,9 +56,9 @@ def _wants_html(req) -> bool:
     return req.client_prefers(["application/json", "text/html"]) == "text/html"
 
 
-def _set_admin_cookie(req, resp) -> None:
+def _set_admin_cookie(runtime, req, resp) -> None:
     """A new server-side session (never a value derived from the token) in an HttpOnly, Strict cookie."""
-    resp.set_cookie(ADMIN_COOKIE, open_session(req.context.runtime), max_age=SESSION_TTL_SECONDS, path="/",
+    resp.set_cookie(ADMIN_COOKIE, open_session(runtime), max_age=SESSION_TTL_SECONDS, path="/",
                     http_only=True, same_site="Strict", secure=req.forwarded_scheme == "https")
 
 
@@ -70,8 +70,11 @@ def _is_business_key(runtime, token: str) -> bool:
 class DashboardPage:
     auth = "public"  # it answers a login page (or 401 JSON) itself instead of a bare 401
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     def on_get(self, req, resp):
-        runtime = req.context.runtime
+        runtime = self.runtime
         admin_token = runtime.settings.admin_token
         token = bearer_token(req)
         if token is not None and not is_admin_token(token, admin_token):
@@ -89,25 +92,31 @@ class DashboardPage:
                                               challenges=["Bearer"])
             raise falcon.HTTPSeeOther("/dashboard/login")
         if token is not None and not has_session:
-            _set_admin_cookie(req, resp)  # so the page's own polling is authenticated too
-        render(resp, "dashboard.html", picture=overview(), poll_ms=POLL_MS)
+            _set_admin_cookie(runtime, req, resp)  # so the page's own polling is authenticated too
+        render(resp, "dashboard.html", picture=overview(runtime), poll_ms=POLL_MS)
 
 
 class DashboardSections:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     def on_get(self, req, resp):
-        render(resp, "_sections.html", picture=overview())
+        render(resp, "_sections.html", picture=overview(self.runtime))
 
 
 class DashboardLogin:
     auth = "public"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     def on_get(self, req, resp):
         render(resp, "login.html", error=None)
 
     def on_post(self, req, resp):
-        runtime = req.context.runtime
+        runtime = self.runtime
         form = req.get_media(default_when_empty={}) if req.content_length else {}
         if not isinstance(form, dict) or not isinstance(form.get("token", ""), str):
             raise falcon.HTTPUnprocessableEntity(title="Invalid request",
@@ -116,7 +125,7 @@ class DashboardLogin:
         failures = FailedTokenCounter(runtime)
         if is_admin_token(token, runtime.settings.admin_token):  # a lockout never refuses the right token
             failures.clear(req)
-            _set_admin_cookie(req, resp)
+            _set_admin_cookie(runtime, req, resp)
             log_event(log, logging.INFO, "DASHBOARD_LOGIN", remote=failures.address(req))
             raise falcon.HTTPSeeOther("/dashboard")
         failures.refuse_if_locked(req)
@@ -135,9 +144,12 @@ class DashboardLogin:
 class DashboardLogout:
     auth = "public"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     def on_post(self, req, resp):
         for session_id in req.get_cookie_values(ADMIN_COOKIE) or []:
-            close_session(req.context.runtime, session_id)  # the cookie stops working everywhere, not just here
+            close_session(self.runtime, session_id)  # the cookie stops working everywhere, not just here
         resp.unset_cookie(ADMIN_COOKIE, path="/")
         raise falcon.HTTPSeeOther("/dashboard/login")
 
@@ -157,16 +169,10 @@ class DashboardStatic:
 class Overview:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(tags=["ops"])
     def on_get(self, req, resp):
         """Health, periodic schedule, active and recent jobs, failed jobs, dead letters: the dashboard as JSON."""
-        resp.media = overview()
-
-
-def register(app, runtime):
-    app.add_route("/dashboard", DashboardPage())
-    app.add_route("/dashboard/sections", DashboardSections())
-    app.add_route("/dashboard/login", DashboardLogin())
-    app.add_route("/dashboard/logout", DashboardLogout())
-    app.add_route("/dashboard/static/{name}", DashboardStatic())
-    app.add_route("/api/admin/overview", Overview())
+        resp.media = overview(self.runtime)

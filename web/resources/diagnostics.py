@@ -4,8 +4,8 @@ from __future__ import annotations
 import falcon
 from pydantic import BaseModel, Field, model_validator
 
-from actors.diagnostics import MAX_PING_MS
 from actors.diagnostics_service import start_ping
+from actors.diagnostics_work import MAX_PING_MS
 from spectree import Response
 
 from web.spec import api
@@ -37,7 +37,3 @@ class Ping:
         enqueued = start_ping(req.context.business_id, **json.model_dump())
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
-
-
-def register(app, runtime):
-    app.add_route("/api/diagnostics/ping", Ping())

@@ -22,13 +22,15 @@ class Readiness:
 
     auth = "public"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(tags=["health"], security={})
     def on_get(self, req, resp):
         """Database and broker reachable (503 otherwise)."""
-        runtime = req.context.runtime
-        db_ok, db_detail = check_database(runtime)
-        broker_ok, broker_detail = check_broker(runtime)
-        if not is_admin_token(bearer_token(req), runtime.settings.admin_token):
+        db_ok, db_detail = check_database(self.runtime.database)
+        broker_ok, broker_detail = check_broker(self.runtime.redis)
+        if not is_admin_token(bearer_token(req), self.runtime.settings.admin_token):
             db_detail, broker_detail = ("ok" if db_ok else "unavailable"), ("ok" if broker_ok else "unavailable")
         resp.media = {"ready": db_ok and broker_ok, "database": db_detail, "broker": broker_detail}
         if not (db_ok and broker_ok):
@@ -41,9 +43,3 @@ class OpenApi:
 
     def on_get(self, req, resp):
         resp.media = api.spec
-
-
-def register(app, runtime):
-    app.add_route("/healthz", Liveness())
-    app.add_route("/readyz", Readiness())
-    app.add_route("/openapi.json", OpenApi())

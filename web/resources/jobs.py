@@ -58,10 +58,13 @@ class JobList(BaseModel):
 class JobsCollection:
     auth = "business_or_admin"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(query=JobsQuery, resp=Response(HTTP_200=JobList, HTTP_401=ErrorBody), tags=["jobs"])
     def on_get(self, req, resp, query: JobsQuery):
         """List this business's jobs, newest first."""
-        with req.context.runtime.database.session() as session:
+        with self.database.session() as session:
             jobs = job_store.list_jobs(session, business_id=scope(req), status=query.status, type=query.type,
                                        limit=query.limit, offset=query.offset)
             resp.media = {"jobs": [job_view(job, detail=req.context.is_admin) for job in jobs]}
@@ -70,33 +73,33 @@ class JobsCollection:
 class JobItem:
     auth = "business_or_admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(resp=Response(HTTP_200=JobOut, HTTP_404=ErrorBody), tags=["jobs"])
     def on_get(self, req, resp, job_id: str):
         """One job: status, progress with percent, timestamps, error."""
-        with req.context.runtime.database.session() as session:
+        with self.runtime.database.session() as session:
             job = job_store.get_job(session, job_id, scope(req))
             if job is None:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
-            resp.media = {**job_view(job, detail=req.context.is_admin), **job_staleness(job)}
+            resp.media = {**job_view(job, detail=req.context.is_admin), **job_staleness(self.runtime, job)}
 
 
 class JobAction:
     auth = "business_or_admin"
+
+    def __init__(self, broker):
+        self.broker = broker  # sends a resumed or retried job's message
 
     @api.validate(resp=Response(HTTP_200=JobOut, HTTP_202=JobOut, HTTP_404=ErrorBody, HTTP_409=ErrorBody), tags=["jobs"])
     def on_post(self, req, resp, job_id: str, action: str):
         """pause | resume | cancel | retry. Batch jobs honour pause/cancel between batches."""
         if action not in tuple(JobControl):
             raise falcon.HTTPNotFound(title="Not found", description=f"Unknown job action {action!r}.")
-        job = control_job(job_id, scope(req), JobControl(action))
+        job = control_job(job_id, scope(req), JobControl(action), broker=self.broker)
         if job is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No job {job_id}.")
         resp.media = job_view(job, detail=req.context.is_admin)
         if job.status == JobStatus.QUEUED:
             resp.status = falcon.HTTP_202
-
-
-def register(app, runtime):
-    app.add_route("/api/jobs", JobsCollection())
-    app.add_route("/api/jobs/{job_id}", JobItem())
-    app.add_route("/api/jobs/{job_id}/{action}", JobAction())

@@ -12,11 +12,19 @@ from prosaas.queue_stats import live_workers, queue_counts
 
 
 class ClusterCollector:
-    """Queue depths, dead letters, workers, slots and job rows: the same values from every web process."""
+    """Queue depths, dead letters, workers, slots and job rows: the same values from every web process.
 
-    def __init__(self, runtime, slots_in_use):
+    `runtime` is read for the counts; `broker` for its slot-limited actors and the slots they hold.
+    """
+
+    def __init__(self, runtime, broker):
         self.runtime = runtime
-        self.slots_in_use = slots_in_use
+        self.broker = broker
+
+    def slots_in_use(self) -> dict[str, int]:
+        """Every slot-limited actor has a sample, 0 when idle."""
+        limited = [actor.actor_name for actor in self.broker.actors.values() if actor.options.get("per_business")]
+        return {**dict.fromkeys(limited, 0), **self.broker.slots.slots_in_use()}
 
     def collect(self):
         depth = GaugeMetricFamily("prosaas_queue_messages", "Messages per queue and state", labels=["queue", "state"])
@@ -24,13 +32,13 @@ class ClusterCollector:
         paused = GaugeMetricFamily("prosaas_queue_paused", "1 while a queue is paused (workers take nothing)",
                                    labels=["queue"])
         paused_now = paused_queues(self.runtime.redis, self.runtime.keys)
-        for queue, counts in queue_counts().items():
+        for queue, counts in queue_counts(self.runtime).items():
             paused.add_metric([queue], 1 if queue in paused_now else 0)
             for state in ("ready", "delayed", "waiting", "running"):
                 depth.add_metric([queue, state], counts[state])
             dead.add_metric([queue], counts["dead_letters"])
         workers = GaugeMetricFamily("prosaas_workers_alive", "Worker processes with a fresh heartbeat")
-        workers.add_metric([], sum(1 for w in live_workers() if w["alive"]))
+        workers.add_metric([], sum(1 for w in live_workers(self.runtime) if w["alive"]))
         slots = GaugeMetricFamily("prosaas_business_slots_in_use", "Per-business slots held, by actor",
                                   labels=["actor"])
         for actor, count in self.slots_in_use().items():
@@ -61,16 +69,3 @@ class Metrics:
         resp.content_type = CONTENT_TYPE_LATEST
         resp.data = generate_latest(registry)
         resp.status = falcon.HTTP_200
-
-
-def register(app, runtime):
-    from prosaas.broker_stack import installed_broker, middleware_of
-    from prosaas.middleware.slots import BusinessSlots
-
-    broker = installed_broker()
-    slots = middleware_of(broker, BusinessSlots)
-    limited = [actor.actor_name for actor in broker.actors.values() if actor.options.get("per_business")]
-
-    def slots_in_use() -> dict[str, int]:  # every slot-limited actor has a sample, 0 when idle
-        return {**dict.fromkeys(limited, 0), **slots.slots_in_use()}
-    app.add_route("/metrics", Metrics(ClusterCollector(runtime, slots_in_use)))

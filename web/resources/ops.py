@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from prosaas.dead_letters import list_dead_letters, requeue_dead_letter
 from prosaas.health import health_report
-from prosaas.queue_stats import worker_config
+from prosaas.queue_stats import live_workers, worker_config
 from prosaas.settings import ALL_QUEUES
 from web.spec import api
 
@@ -21,10 +21,13 @@ class DeadLetterQuery(BaseModel):
 class JobsHealth:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(tags=["ops"])
     def on_get(self, req, resp):
         """Broker/database reachability, per-queue counts, workers, scheduler, stale jobs."""
-        report = health_report()
+        report = health_report(self.runtime)
         resp.media = report
         if report["status"] != "ok" and not (report["database"]["ok"] and report["broker"]["ok"]):
             resp.status = falcon.HTTP_503
@@ -33,37 +36,39 @@ class JobsHealth:
 class WorkerConfig:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(tags=["ops"])
     def on_get(self, req, resp):
         """The queues each live worker really consumes (from the workers' heartbeats)."""
         # `role` is this web process's; everything else is what the live workers report of themselves.
-        resp.media = {"role": req.context.runtime.settings.service_role, **worker_config()}
+        resp.media = {"role": self.runtime.settings.service_role, **worker_config(live_workers(self.runtime))}
 
 
 class DeadLetters:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(query=DeadLetterQuery, tags=["ops"])
     def on_get(self, req, resp, query: DeadLetterQuery):
         """Failed messages with their reason (retries exhausted, time limit, crashed worker)."""
-        resp.media = {"dead_letters": list_dead_letters(queue=query.queue, limit=query.limit)}
+        resp.media = {"dead_letters": list_dead_letters(self.runtime, queue=query.queue, limit=query.limit)}
 
 
 class DeadLetterRequeue:
     auth = "admin"
 
+    def __init__(self, broker):
+        self.broker = broker  # sends the message again
+
     @api.validate(tags=["ops"])
     def on_post(self, req, resp, message_id: str):
         """Send a dead letter back to its queue with a fresh retry budget."""
-        requeued = requeue_dead_letter(message_id)
+        requeued = requeue_dead_letter(self.broker, message_id)
         if requeued is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No dead letter {message_id}.")
         resp.status = falcon.HTTP_202
         resp.media = requeued
-
-
-def register(app, runtime):
-    app.add_route("/api/jobs/health", JobsHealth())
-    app.add_route("/api/jobs/worker/config", WorkerConfig())
-    app.add_route("/api/admin/dead-letters", DeadLetters())
-    app.add_route("/api/admin/dead-letters/{message_id}/requeue", DeadLetterRequeue())

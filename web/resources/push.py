@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from spectree import Response
 
 from actors.push_service import forget_subscription, save_subscription, start_notification
-from prosaas.clients.guarded_http import OutboundRefused
-from prosaas.settings import get_settings
+from prosaas.clients.guarded_http import AllowList, OutboundRefused
 from web.spec import ErrorBody, api
 
 
@@ -48,17 +47,16 @@ class SubscriptionIn(BaseModel):
     keys: Keys
     expirationTime: Optional[float] = None
 
-    @field_validator("endpoint")
-    @classmethod
-    def _allowed_push_service(cls, value):
-        # Decided here, on the host and port the worker would connect to: an endpoint off
-        # PUSH_ENDPOINT_HOSTS is never stored, so it is never contacted.
-        try:
-            get_settings().push_allow_list.check(value)
-        except OutboundRefused as exc:
-            raise ValueError(f"not an allowed push service: must be https on a host of PUSH_ENDPOINT_HOSTS ({exc})") \
-                from None
-        return value
+
+def _refuse_unlisted_endpoint(allow: AllowList, endpoint: str) -> None:
+    """Decided here, on the host and port the worker would connect to: an endpoint off PUSH_ENDPOINT_HOSTS is
+    never stored, so it is never contacted (422 in the words of a field validator)."""
+    try:
+        allow.check(endpoint)
+    except OutboundRefused as exc:
+        raise falcon.HTTPUnprocessableEntity(title="Invalid request", description=(
+            "endpoint: Value error, not an allowed push service: must be https on a host of PUSH_ENDPOINT_HOSTS "
+            f"({exc})")) from None
 
 
 class SubscriptionOut(BaseModel):
@@ -85,23 +83,31 @@ class Accepted(BaseModel):
 class Subscriptions:
     auth = "business"
 
+    def __init__(self, database, allow: AllowList):
+        self.database = database
+        self.allow = allow
+
     @api.validate(json=SubscriptionIn, resp=Response(HTTP_201=SubscriptionOut, HTTP_422=ErrorBody), tags=["push"])
     def on_post(self, req, resp, json: SubscriptionIn):
         """Save a browser's push subscription for a user (the same endpoint again refreshes it).
 
         The endpoint must be https on a host of PUSH_ENDPOINT_HOSTS (422 otherwise)."""
-        resp.media = save_subscription(req.context.business_id, user_id=json.user_id, endpoint=json.endpoint,
-                                       p256dh=json.keys.p256dh, auth=json.keys.auth)
+        _refuse_unlisted_endpoint(self.allow, json.endpoint)
+        resp.media = save_subscription(self.database, req.context.business_id, user_id=json.user_id,
+                                       endpoint=json.endpoint, p256dh=json.keys.p256dh, auth=json.keys.auth)
         resp.status = falcon.HTTP_201
 
 
 class Subscription:
     auth = "business"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(resp=Response("HTTP_204", HTTP_404=ErrorBody), tags=["push"])
     def on_delete(self, req, resp, subscription_id: str):
         """Forget a push subscription."""
-        if not forget_subscription(req.context.business_id, subscription_id):
+        if not forget_subscription(self.database, req.context.business_id, subscription_id):
             raise falcon.HTTPNotFound(title="Not found", description=f"No subscription {subscription_id}.")
         resp.status = falcon.HTTP_204
 
@@ -116,8 +122,3 @@ class Notifications:
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
 
-
-def register(app, runtime):
-    app.add_route("/api/push/subscriptions", Subscriptions())
-    app.add_route("/api/push/subscriptions/{subscription_id}", Subscription())
-    app.add_route("/api/notifications", Notifications())

@@ -25,23 +25,22 @@ def _known_queue(name: str) -> str:
 class QueuePause:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(resp=Response(HTTP_200=QueuePauseState, HTTP_404=ErrorBody), tags=["ops"])
     def on_post(self, req, resp, name: str):
         """Workers stop taking messages from the queue within a second; its messages stay, new ones wait."""
-        runtime = req.context.runtime
-        resp.media = pause_queue(runtime.redis, runtime.keys, _known_queue(name), by="api")
+        resp.media = pause_queue(self.runtime.redis, self.runtime.keys, _known_queue(name), by="api")
 
 
 class QueueResume:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(resp=Response(HTTP_200=QueuePauseState, HTTP_404=ErrorBody), tags=["ops"])
     def on_post(self, req, resp, name: str):
         """Workers take messages from the queue again."""
-        runtime = req.context.runtime
-        resp.media = resume_queue(runtime.redis, runtime.keys, _known_queue(name), by="api")
-
-
-def register(app, runtime):
-    app.add_route("/api/admin/queues/{name}/pause", QueuePause())
-    app.add_route("/api/admin/queues/{name}/resume", QueueResume())
+        resp.media = resume_queue(self.runtime.redis, self.runtime.keys, _known_queue(name), by="api")

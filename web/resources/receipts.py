@@ -139,12 +139,16 @@ def _check_file(upload: Optional[dict]) -> str:
 class ReceiptsCollection:
     auth = "business"
 
+    def __init__(self, database, store, max_bytes: int):
+        self.database = database
+        self.store = store          # object storage for the files (prosaas.clients.storage)
+        self.max_bytes = max_bytes  # RECEIPT_MAX_BYTES: a larger file is 413
+
     @api.validate(resp=Response(HTTP_201=ReceiptOut, HTTP_413=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody),
                   tags=["receipts"])
     def on_post(self, req, resp):
         """Upload a receipt: multipart/form-data with `file` (PDF, JPEG, PNG or WebP) and its metadata."""
-        runtime = req.context.runtime
-        fields, upload = _read_upload(req, runtime.settings.receipt_max_bytes)
+        fields, upload = _read_upload(req, self.max_bytes)
         try:
             meta = ReceiptFields.model_validate(fields)
         except ValidationError as exc:
@@ -153,9 +157,9 @@ class ReceiptsCollection:
         content_type = _check_file(upload)
         business_id = req.context.business_id
         try:
-            view = store_receipt(business_id, upload["data"], content_type=content_type, filename=upload["filename"],
-                                 vendor=meta.vendor, amount=meta.amount, currency=meta.currency,
-                                 issued_at=meta.issued_at)
+            view = store_receipt(self.database, self.store, business_id, upload["data"], content_type=content_type,
+                                 filename=upload["filename"], vendor=meta.vendor, amount=meta.amount,
+                                 currency=meta.currency, issued_at=meta.issued_at)
         except storage.StorageUnavailable:
             raise falcon.HTTPServiceUnavailable(title="Storage unavailable",
                                                 description="The file store is unreachable; try again shortly.",
@@ -170,7 +174,8 @@ class ReceiptsCollection:
     @api.validate(query=ReceiptsQuery, resp=Response(HTTP_200=ReceiptPage), tags=["receipts"])
     def on_get(self, req, resp, query: ReceiptsQuery):
         """This business's receipts, newest first; page with before_id."""
-        resp.media = receipts_page(req.context.business_id, limit=query.limit, before_id=query.before_id)
+        resp.media = receipts_page(self.database, req.context.business_id, limit=query.limit,
+                                   before_id=query.before_id)
 
 
 class ReceiptsDelete:
@@ -189,7 +194,3 @@ class ReceiptsDelete:
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": enqueued.job_id, "status": enqueued.status, "created": enqueued.created}
 
-
-def register(app, runtime):
-    app.add_route("/api/receipts", ReceiptsCollection())
-    app.add_route("/api/receipts/delete", ReceiptsDelete())

@@ -10,11 +10,13 @@ from pydantic import BaseModel, Field, ValidationError
 from spectree import Response
 
 from actors.recordings_service import Playback, PlaybackState, accept_recording_callback, request_playback
+from db import Database
 from db import recordings_store as store
 from db.businesses import get_business
 from prosaas.clients import recording_files, twilio_callbacks, twilio_recordings
 from prosaas.clients.storage import StorageError, StorageUnavailable
 from prosaas.errors import error_class
+from prosaas.settings import Settings
 from web.input_guard import DatabaseId
 from web.spec import ErrorBody, api, validation_problems
 
@@ -52,14 +54,19 @@ class TwilioRecordingStatus:
     """POST /twilio/recording-status?business_id=ID&token=T: signed by Twilio; 204 at once, the download is queued.
 
     The token binds the URL to the business (see prosaas.clients.twilio_callbacks): a signed callback
-    replayed with another business_id, or with a form field Twilio never sends, is refused.
+    replayed with another business_id, or with a form field Twilio never sends, is refused. `settings`
+    gives the account (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN), the callback secret and PUBLIC_BASE_URL.
     """
 
     auth = "signed"
     max_body_bytes = 64 * 1024  # Twilio's callback form is ~1 KB: read no more before checking the signature
 
+    def __init__(self, database: Database, settings: Settings):
+        self.database = database
+        self.settings = settings
+
     def on_post(self, req, resp):
-        settings = req.context.runtime.settings
+        settings = self.settings
         if not settings.twilio_auth_token:  # as the WhatsApp webhook: name the missing setting, not "bad signature"
             raise falcon.HTTPServiceUnavailable(title="Webhook not configured",
                                                 description="TWILIO_AUTH_TOKEN is not set on this server.")
@@ -70,7 +77,8 @@ class TwilioRecordingStatus:
                                                   description="Send application/x-www-form-urlencoded.")
         params = {k: (v[-1] if isinstance(v, list) else v) for k, v in form.items()}
         url = public_url(req, settings)
-        if not twilio_recordings.signature_is_valid(url, form, req.get_header("X-Twilio-Signature")):
+        if not twilio_recordings.signature_is_valid(url, form, req.get_header("X-Twilio-Signature"),
+                                                    auth_token=settings.twilio_auth_token):
             log.warning("TWILIO_SIGNATURE_INVALID path=%s has_signature=%s", req.path,
                         bool(req.get_header("X-Twilio-Signature")))
             raise falcon.HTTPForbidden(title="Forbidden", description="Invalid or missing X-Twilio-Signature.")
@@ -99,11 +107,11 @@ class TwilioRecordingStatus:
         if fields.RecordingStatus == "completed" and not fields.RecordingUrl:
             raise falcon.HTTPUnprocessableEntity(title="Invalid request",
                                                  description="RecordingUrl: required for a completed recording")
-        with req.context.runtime.database.session() as session:
+        with self.database.session() as session:
             if get_business(session, query.business_id) is None:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No business {query.business_id}.")
         accept_recording_callback(
-            query.business_id, call_sid=fields.CallSid, recording_sid=fields.RecordingSid,
+            self.database, query.business_id, call_sid=fields.CallSid, recording_sid=fields.RecordingSid,
             recording_url=fields.RecordingUrl or "", recording_status=fields.RecordingStatus,
             duration_s=fields.RecordingDuration if (fields.RecordingDuration or 0) >= 0 else None,
             channels=fields.RecordingChannels)
@@ -153,11 +161,14 @@ class Pending(BaseModel):
 class CallResource:
     auth = "business"
 
+    def __init__(self, database: Database):
+        self.database = database
+
     @api.validate(resp=Response(HTTP_200=CallOut, HTTP_404=ErrorBody), tags=["calls"])
     def on_get(self, req, resp, call_sid: str):
         """A call with its recording status and transcript (status and speech segments)."""
         business_id = req.context.business_id
-        with req.context.runtime.database.session() as session:
+        with self.database.session() as session:
             call = store.get_call(session, business_id, call_sid)
             if call is None:
                 raise falcon.HTTPNotFound(title="Not found", description=f"No call {call_sid}.")
@@ -212,9 +223,15 @@ class CallRecording:
 
     auth = "business"
 
+    def __init__(self, database: Database, files: recording_files.RecordingFiles, *, stuck_after_seconds: float):
+        self.database = database
+        self.files = files
+        self.stuck_after_seconds = stuck_after_seconds  # RECORDING_STUCK_AFTER_SECONDS
+
     def _playback(self, req, resp, call_sid: str) -> Playback:
         try:
-            playback = request_playback(req.context.business_id, call_sid)
+            playback = request_playback(self.database, req.context.business_id, call_sid, files=self.files,
+                                        stuck_after_seconds=self.stuck_after_seconds)
         except StorageUnavailable as exc:
             raise _storage_unavailable(exc) from None
         if playback is None:
@@ -255,7 +272,7 @@ class CallRecording:
         if not with_body or not length:
             return
         try:  # a ranged GET on the store: the bytes come from the shared copy, never from Twilio again
-            resp.stream = recording_files.open_range(playback.file, first, last)
+            resp.stream = self.files.open_range(playback.file, first, last)
         except StorageError as exc:  # down, or expired between the size check and this read
             raise _storage_unavailable(exc) from None
 
@@ -272,8 +289,3 @@ class CallRecording:
         if playback.state is PlaybackState.READY:
             self._serve(req, resp, playback, with_body=False)
 
-
-def register(app, runtime):
-    app.add_route("/twilio/recording-status", TwilioRecordingStatus())
-    app.add_route("/api/calls/{call_sid}", CallResource())
-    app.add_route("/api/calls/{call_sid}/recording", CallRecording())

@@ -61,6 +61,9 @@ def reminder_view(row, zone_name: str, zone: dt.tzinfo, notified: list[int]) -> 
 class Reminders:
     auth = "business"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(json=ReminderIn, resp=Response(HTTP_201=ReminderOut, HTTP_422=ErrorBody), tags=["reminders"])
     def on_post(self, req, resp, json: ReminderIn):
         """Create a reminder; its creator gets a push at each offset before `due_at`."""
@@ -68,7 +71,7 @@ class Reminders:
         if due_at <= utcnow():
             raise falcon.HTTPUnprocessableEntity(title="Invalid request", description="due_at: must be in the future")
         zone_name, zone = _zone(req)
-        with req.context.runtime.database.session() as session:
+        with self.database.session() as session:
             row = reminders_store.create_reminder(session, business_id=req.context.business_id,
                                                   user_id=json.user_id, text=json.text, due_at=due_at)
             resp.media = reminder_view(row, zone_name, zone, [])
@@ -78,7 +81,7 @@ class Reminders:
     def on_get(self, req, resp, query: RemindersQuery):
         """This business's reminders, soonest first."""
         zone_name, zone = _zone(req)
-        with req.context.runtime.database.session() as session:
+        with self.database.session() as session:
             rows = reminders_store.list_reminders(session, req.context.business_id, user_id=query.user_id,
                                                   status=query.status, limit=query.limit, offset=query.offset)
             resp.media = {"reminders": [
@@ -90,15 +93,14 @@ class Reminders:
 class Reminder:
     auth = "business"
 
+    def __init__(self, database):
+        self.database = database
+
     @api.validate(resp=Response("HTTP_204", HTTP_404=ErrorBody), tags=["reminders"])
     def on_delete(self, req, resp, reminder_id: str):
         """Delete a reminder (no further notifications)."""
-        with req.context.runtime.database.session() as session:
+        with self.database.session() as session:
             if not reminders_store.delete_reminder(session, req.context.business_id, reminder_id):
                 raise falcon.HTTPNotFound(title="Not found", description=f"No reminder {reminder_id}.")
         resp.status = falcon.HTTP_204
 
-
-def register(app, runtime):
-    app.add_route("/api/reminders", Reminders())
-    app.add_route("/api/reminders/{reminder_id}", Reminder())

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from spectree import Response
 
 from actors.sessions_service import session_view, start_audio_session
+from db import Database
 from prosaas.clients import recording_files, transcription
 from prosaas.clients.storage import StorageUnavailable
 from web.spec import ErrorBody, api
@@ -85,14 +86,24 @@ class SessionOut(BaseModel):
 
 
 class Sessions:
+    """POST /api/sessions: an upload of at most `max_bytes` (MAX_BODY_BYTES) stored in `files`, refused when its
+    header declares more than `max_seconds` (SESSION_MAX_SECONDS)."""
+
     auth = "business"
+
+    def __init__(self, database: Database, files: recording_files.RecordingFiles, *, max_bytes: int,
+                 max_seconds: int):
+        self.database = database
+        self.files = files
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
 
     @api.validate(resp=Response(HTTP_202=Accepted, HTTP_413=ErrorBody, HTTP_415=ErrorBody, HTTP_422=ErrorBody),
                   tags=["sessions"])
     def on_post(self, req, resp):
         """Upload an audio session (multipart field `file`, audio/*); it is processed in the background."""
         business_id = req.context.business_id
-        limit = req.context.runtime.settings.max_body_bytes
+        limit = self.max_bytes
         stream, content_type, filename = _audio_part(req)
         head = stream.read(READ_CHUNK)
         kind = sniff_audio(head)
@@ -100,9 +111,9 @@ class Sessions:
             raise _unsupported("the file is not mp3, wav, flac or ogg audio")
         try:
             session_id, job_id = start_audio_session(
-                business_id, _chunks(stream, head), extension=EXTENSIONS[kind],
+                self.database, business_id, _chunks(stream, head), files=self.files, extension=EXTENSIONS[kind],
                 content_type=content_type or SNIFFED_CONTENT_TYPES[kind], filename=filename, max_bytes=limit,
-                max_seconds=req.context.runtime.settings.session_max_seconds)
+                max_seconds=self.max_seconds)
         except recording_files.TooLarge:
             raise falcon.HTTPContentTooLarge(title="Audio too large",
                                              description=f"The audio file is over the {limit}-byte limit.") from None
@@ -119,15 +130,14 @@ class Sessions:
 class SessionResource:
     auth = "business"
 
+    def __init__(self, database: Database):
+        self.database = database
+
     @api.validate(resp=Response(HTTP_200=SessionOut, HTTP_404=ErrorBody), tags=["sessions"])
     def on_get(self, req, resp, session_id: str):
         """An audio session: status, attempts, error, and the result (duration, segments, speakers, words)."""
-        view = session_view(req.context.business_id, session_id)
+        view = session_view(self.database, req.context.business_id, session_id)
         if view is None:
             raise falcon.HTTPNotFound(title="Not found", description=f"No session {session_id}.")
         resp.media = view
 
-
-def register(app, runtime):
-    app.add_route("/api/sessions", Sessions())
-    app.add_route("/api/sessions/{session_id}", SessionResource())

@@ -34,12 +34,10 @@ class StatsOut(BaseModel):
 class Stats:
     auth = "admin"
 
+    def __init__(self, runtime):
+        self.runtime = runtime
+
     @api.validate(query=StatsQuery, resp=Response(HTTP_200=StatsOut), tags=["ops"])
     def on_get(self, req, resp, query: StatsQuery):
         """Buckets oldest first (`t`: bucket start, epoch seconds), summed over every queue unless `queue`."""
-        runtime = req.context.runtime
-        resp.media = stats(runtime.redis, runtime.keys, ALL_QUEUES, window=query.window, queue=query.queue)
-
-
-def register(app, runtime):
-    app.add_route("/api/admin/stats", Stats())
+        resp.media = stats(self.runtime.redis, self.runtime.keys, ALL_QUEUES, window=query.window, queue=query.queue)

@@ -10,7 +10,7 @@ import falcon
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spectree import Response
 
-from actors.whatsapp_service import UnknownBusiness, accept_webhook
+from actors.whatsapp_service import ReplayGuard, UnknownBusiness, accept_webhook
 from web.input_guard import DatabaseId, parse_json_body
 from web.spec import ErrorBody, api, validation_problems
 
@@ -52,6 +52,11 @@ class WhatsAppWebhook:
     auth = "signed"
     max_body_bytes = 2 * 1024 * 1024  # read no more than this before the signature is checked (413 above)
 
+    def __init__(self, database, replays: ReplayGuard, secret: str):
+        self.database = database
+        self.replays = replays
+        self.secret = secret  # WHATSAPP_WEBHOOK_SECRET; empty: the webhook answers 503
+
     @api.validate(resp=Response(HTTP_202=WebhookAccepted, HTTP_401=ErrorBody, HTTP_404=ErrorBody, HTTP_422=ErrorBody),
                   tags=["whatsapp"], security={})
     def on_post(self, req, resp):
@@ -61,7 +66,7 @@ class WhatsAppWebhook:
         for the signature, then validated: 401 bad signature, 422 malformed, 404 unknown business). A body
         accepted within the last 24 h is a replay: 202 with the first job's id, nothing enqueued.
         """
-        secret = req.context.runtime.settings.whatsapp_webhook_secret
+        secret = self.secret
         if not secret:
             raise falcon.HTTPServiceUnavailable(title="Webhook not configured",
                                                 description="WHATSAPP_WEBHOOK_SECRET is not set on this server.")
@@ -76,7 +81,7 @@ class WhatsAppWebhook:
             detail = validation_problems(exc) if isinstance(exc, ValidationError) else "body is not JSON"
             raise falcon.HTTPUnprocessableEntity(title="Invalid webhook", description=detail)
         try:
-            accepted = accept_webhook(body, payload.business_id,
+            accepted = accept_webhook(self.database, self.replays, body, payload.business_id,
                                       [m.model_dump(by_alias=True) for m in payload.messages])
         except UnknownBusiness:
             raise falcon.HTTPNotFound(title="Unknown business",
@@ -84,6 +89,3 @@ class WhatsAppWebhook:
         resp.status = falcon.HTTP_202
         resp.media = {"job_id": accepted.job_id, "messages": len(payload.messages)}
 
-
-def register(app, runtime):
-    app.add_route("/whatsapp/webhook", WhatsAppWebhook())
