@@ -11,14 +11,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Optional
+from typing import Callable, Optional
 
 from db import Database, job_store
 from db import recordings_store as store
 from db.base import utcnow
 from db.models.core import BackgroundJob, JobStatus
 from db.models.recordings import Recording, RecordingStatus
-from prosaas import queue_stats
 from prosaas.clients import recording_files
 from prosaas.errors import BrokerUnavailable, error_class
 from prosaas.jobs import enqueue_tracked_or_undo
@@ -121,10 +120,11 @@ def _active(job: Optional[BackgroundJob]) -> bool:
 
 
 def request_playback(database: Database, business_id: int, call_sid: str, *, files: recording_files.RecordingFiles,
-                     stuck_after_seconds: float) -> Optional[Playback]:
+                     stuck_after_seconds: float, idle_queues: Callable[[], list[str]]) -> Optional[Playback]:
     """The stored file of the call's recording, or the priority download that will bring it. None: no such call.
 
     A download without progress for `stuck_after_seconds` (RECORDING_STUCK_AFTER_SECONDS) counts as stuck.
+    `idle_queues` names the queues no live worker consumes (asked only when a download has given up).
     """
     stuck_after = dt.timedelta(seconds=stuck_after_seconds)
     with database.session() as session:
@@ -154,17 +154,16 @@ def request_playback(database: Database, business_id: int, call_sid: str, *, fil
     if background is not None and background.status == JobStatus.RUNNING and not stuck(background):
         return Playback(PlaybackState.PENDING, recording, job=background)
     if recording.priority_enqueues > MAX_PRIORITY_REENQUEUES:
-        return _gave_up(recording, priority, stuck(priority))
+        return _gave_up(recording, priority, stuck(priority), idle_queues())
     return _enqueue_priority(database, business_id, recording, priority)
 
 
-def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool) -> Playback:
+def _gave_up(recording: Recording, job: Optional[BackgroundJob], is_stuck: bool, idle: list[str]) -> Playback:
     if job is not None and job.status == JobStatus.FAILED and not is_stuck:
         # The business sees this: the error's class and reason, never its text (hosts, ports, URLs).
         detail = f"The recording could not be downloaded ({error_class(job.error)}, {job.error_reason or 'failed'})."
         return Playback(PlaybackState.FAILED, recording, job=job, detail=detail)
     queue = job.queue if job is not None else "high"
-    idle = queue_stats.queues_without_consumer(get_runtime())
     if queue in idle:
         detail = (f"The recording download has waited on queue '{queue}', which has no working consumer "
                   f"(queues without a consumer: {', '.join(idle)}). Start a worker for it (WORKER_QUEUES).")

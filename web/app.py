@@ -5,7 +5,9 @@ import dramatiq
 import falcon
 
 import actors  # noqa: F401  (declares every actor on the broker)
-from prosaas.clients import recording_files
+from actors.whatsapp_service import ReplayGuard
+from prosaas import queue_stats
+from prosaas.clients import recording_files, storage
 from prosaas.runtime import Runtime, get_runtime
 from web import errors
 from web.auth import AuthMiddleware
@@ -13,26 +15,11 @@ from web.http_metrics import HttpMetricsMiddleware
 from web.input_guard import InputGuardMiddleware, install_input_guards
 from web.limits import BodyLimitMiddleware, BodyReadTimeout, body_read_timed_out
 from web.rate_limit import ApiRateLimitMiddleware
-from web.resources import dashboard, diagnostics, health, jobs, metrics, ops
-from web.resources import broadcasts, receipts
-from web.resources import push, reminders, whatsapp
-from actors.whatsapp_service import ReplayGuard
-from prosaas.clients import storage
-from web.resources import recordings, sessions
-from web.resources import businesses
-from web.resources import admin_jobs, dashboard_jobs, queues, stats, tenants
+from web.resources import admin_jobs, businesses, dashboard, dashboard_jobs, diagnostics, health, jobs, metrics, ops
+from web.resources import broadcasts, push, receipts, reminders, whatsapp
+from web.resources import queues, recordings, sessions, stats, tenants
 from web.spec import DeclaredContentTypeMiddleware, api
 
-
-
-class RuntimeContext:
-    """Hands every request the process runtime (settings, database, Redis)."""
-
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
-
-    def process_request(self, req, resp):
-        req.context.runtime = self.runtime
 
 
 def create_app(runtime: Runtime | None = None, broker: dramatiq.Broker | None = None) -> falcon.App:
@@ -43,7 +30,6 @@ def create_app(runtime: Runtime | None = None, broker: dramatiq.Broker | None = 
     database = runtime.database
     app = falcon.App(middleware=[
         HttpMetricsMiddleware(),
-        RuntimeContext(runtime),
         BodyLimitMiddleware(runtime.settings.max_body_bytes, runtime.settings.body_read_timeout_seconds),
         InputGuardMiddleware(),
         AuthMiddleware(runtime),
@@ -109,7 +95,8 @@ def create_app(runtime: Runtime | None = None, broker: dramatiq.Broker | None = 
     app.add_route("/twilio/recording-status", recordings.TwilioRecordingStatus(runtime.database, settings))
     app.add_route("/api/calls/{call_sid}", recordings.CallResource(runtime.database))
     app.add_route("/api/calls/{call_sid}/recording", recordings.CallRecording(
-        runtime.database, files, stuck_after_seconds=settings.recording_stuck_after_seconds))
+        runtime.database, files, stuck_after_seconds=settings.recording_stuck_after_seconds,
+        idle_queues=lambda: queue_stats.queues_without_consumer(runtime)))
     app.add_route("/api/sessions", sessions.Sessions(runtime.database, files, max_bytes=settings.max_body_bytes,
                                                      max_seconds=settings.session_max_seconds))
     app.add_route("/api/sessions/{session_id}", sessions.SessionResource(runtime.database))

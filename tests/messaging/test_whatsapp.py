@@ -9,7 +9,6 @@ from db.base import utcnow
 from db.models.core import BackgroundJob
 from db.models.messaging import WhatsAppConversation, WhatsAppMessage
 from tests.messaging.conftest import post_webhook, sign, wait_job
-from tests.support.processes import wait_for
 
 
 def _jobs_of(runtime, business_id):

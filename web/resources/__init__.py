@@ -1,1 +1,1 @@
-"""One module per resource group; each exposes `register(app, runtime)`."""
+"""One module per resource group: classes that take their handles in `__init__`; `web/app.py` routes them."""

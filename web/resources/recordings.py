@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 import falcon
 from pydantic import BaseModel, Field, ValidationError
@@ -223,15 +223,17 @@ class CallRecording:
 
     auth = "business"
 
-    def __init__(self, database: Database, files: recording_files.RecordingFiles, *, stuck_after_seconds: float):
+    def __init__(self, database: Database, files: recording_files.RecordingFiles, *, stuck_after_seconds: float,
+                 idle_queues: Callable[[], list[str]]):
         self.database = database
         self.files = files
         self.stuck_after_seconds = stuck_after_seconds  # RECORDING_STUCK_AFTER_SECONDS
+        self.idle_queues = idle_queues  # queues no live worker consumes, named when a download gave up
 
     def _playback(self, req, resp, call_sid: str) -> Playback:
         try:
             playback = request_playback(self.database, req.context.business_id, call_sid, files=self.files,
-                                        stuck_after_seconds=self.stuck_after_seconds)
+                                        stuck_after_seconds=self.stuck_after_seconds, idle_queues=self.idle_queues)
         except StorageUnavailable as exc:
             raise _storage_unavailable(exc) from None
         if playback is None:
