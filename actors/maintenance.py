@@ -1,49 +1,15 @@
 """Housekeeping of the job ledger: finished `background_jobs` rows are deleted after their retention."""
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import time
-
 import dramatiq
 from periodiq import cron
 
-from db import job_store
-from db.base import utcnow
-from db.models.core import JobStatus
-from prosaas.runtime import get_runtime
-
-log = logging.getLogger("prosaas.maintenance")
-
-PRUNE_BATCH_ROWS = 1000         # rows per transaction: each delete holds its row locks for milliseconds
-PRUNE_MAX_ROWS_PER_RUN = 500_000  # a huge backlog is worked off over several hourly runs
-PRUNE_PAUSE_SECONDS = 0.05      # between batches, so live job writes are never starved
-
-
-def prune_finished_jobs_now(*, batch_rows: int = PRUNE_BATCH_ROWS, max_rows: int = PRUNE_MAX_ROWS_PER_RUN) -> dict:
-    """Delete completed/cancelled rows after JOBS_RETENTION_DAYS and failed ones after FAILED_JOBS_RETENTION_DAYS."""
-    runtime = get_runtime()
-    settings = runtime.settings
-    now = utcnow()
-    rules = (("completed", (JobStatus.COMPLETED, JobStatus.CANCELLED), settings.jobs_retention_days),
-             ("failed", (JobStatus.FAILED,), settings.failed_jobs_retention_days))
-    removed = {name: 0 for name, _statuses, _days in rules}
-    for name, statuses, days in rules:
-        cutoff = now - dt.timedelta(days=days)
-        while sum(removed.values()) < max_rows:
-            with runtime.database.session() as session:
-                deleted = job_store.delete_finished_batch(session, statuses=statuses, finished_before=cutoff,
-                                                          batch_size=batch_rows)
-            removed[name] += deleted
-            if deleted < batch_rows:
-                break
-            time.sleep(PRUNE_PAUSE_SECONDS)
-    log.info("JOBS_PRUNED completed=%d failed=%d retention_days=%d failed_retention_days=%d",
-             removed["completed"], removed["failed"], settings.jobs_retention_days,
-             settings.failed_jobs_retention_days)
-    return {"deleted": removed}
+from actors.maintenance_work import prune_finished_jobs_now
+from prosaas.runtime import broker_runtime
 
 
 @dramatiq.actor(queue_name="maintenance", periodic=cron("23 * * * *"), max_retries=2, time_limit=30 * 60 * 1000)
 def prune_finished_jobs() -> dict:
-    return prune_finished_jobs_now()
+    runtime = broker_runtime()
+    return prune_finished_jobs_now(runtime.database, retention_days=runtime.settings.jobs_retention_days,
+                                   failed_retention_days=runtime.settings.failed_jobs_retention_days)

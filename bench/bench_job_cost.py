@@ -128,7 +128,7 @@ def measure(bench, redis_server, postgres, *, n, tracked_n, scale_n, scale_track
     raw_namespace = bench.namespace + "-raw"
     os.environ.update(BENCH_RAW_REDIS_URL=redis_server.url, BENCH_RAW_NAMESPACE=raw_namespace)
     from bench.support import raw_actors  # a plain RedisBroker of its own
-    from bench.support import actors  # ours (imports prosaas.broker)
+    from bench.support import actors  # ours (installs the broker through prosaas.broker)
     from bench.support.drain import dramatiq_remaining, start_ours, start_raw, stop_process
     from prosaas.jobs import enqueue_tracked
 

@@ -28,8 +28,8 @@ RETRY = "retry"
 
 # A batch's rows are found by primary key, one index lookup per row, whatever the statistics say. Planned
 # from statistics taken while few rows were queued (a fresh table, or stats from before a burst),
-# PostgreSQL scanned every queued row, or the whole table, for each batch: 8 ms instead of 0.8 ms per
-# 50-row batch at 20,000 queued, growing with the backlog. So the batch transaction turns off the plans
+# PostgreSQL scanned every queued row, or the whole table, for each batch, slower as the backlog grew
+# (bench/README.md, "Job-row batches find their rows by primary key"). So the batch transaction turns off the plans
 # that read the whole table (PLAN_BY_PRIMARY_KEY), and the batch statements (db/job_statements.py) test
 # statuses in CASE expressions, which no status index can serve.
 PLAN_BY_PRIMARY_KEY = ("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
@@ -144,7 +144,7 @@ def _write_claims(connection: Connection, writes: list[JobWrite], now: dt.dateti
     })}
     refused = [w for w in writes if not (w.job_id in claimed and first[w.job_id] is w)]
     for write in (w for w in writes if w.job_id in claimed and first[w.job_id] is w):
-        write.answer = job_store.Claim("run")
+        write.answer = job_store.Claim(job_store.ClaimAction.RUN)
     if refused:
         rows = _rows_by_id(connection, {w.job_id for w in refused})
         for write in refused:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from db import job_statements as statements
 from db.base import utcnow
-from db.models.core import BackgroundJob, JobStatus
+from db.models.core import BackgroundJob, JobControl, JobStatus
 
 
 class JobConflict(Exception):
@@ -116,17 +116,17 @@ def claim_for_run(session: Session, job_id: str, *, worker: str, stale_before: d
     """Mark a job running for this delivery, or say why the delivery must not run it."""
     result = session.execute(statements.claim_job(job_id, worker=worker, stale_before=stale_before, now=utcnow()))
     if result.rowcount == 1:
-        return Claim("run")
+        return Claim(ClaimAction.RUN)
     return refusal(get_job(session, job_id))
 
 
 def refusal(job: Optional[BackgroundJob]) -> Claim:
     """Why a delivery whose claim updated nothing must not run: no row, running elsewhere, or finished."""
     if job is None:
-        return Claim("skip", "no_row")
+        return Claim(ClaimAction.SKIP, "no_row")
     if job.status == JobStatus.RUNNING:
-        return Claim("defer", "running_elsewhere", job)
-    return Claim("skip", job.status, job)
+        return Claim(ClaimAction.DEFER, "running_elsewhere", job)
+    return Claim(ClaimAction.SKIP, job.status, job)
 
 
 def take_over_from_dead_worker(session: Session, job_id: str, *, dead_worker: str, worker: str) -> bool:
@@ -179,22 +179,23 @@ def touch_heartbeats(session: Session, job_ids: list[str]) -> None:
         session.execute(statements.touch_heartbeats(job_ids, now=utcnow()))
 
 
-def request_control(session: Session, job: BackgroundJob, action: str) -> BackgroundJob:
+def request_control(session: Session, job: BackgroundJob, action: JobControl) -> BackgroundJob:
     """Apply pause/cancel to a job: at once if it is not running, as a request if it is."""
     if job.status in JobStatus.FINISHED:
         raise JobConflict(f"job is already {job.status}")
     change: dict[str, Any] = {}
-    if action == "pause":
+    if action == JobControl.PAUSE:
         if not job.is_batch:
             raise JobConflict("only batch jobs can be paused")
         if job.status == JobStatus.PAUSED:
             return job
-        change = {"status": JobStatus.PAUSED} if job.status == JobStatus.QUEUED else {"requested_action": "pause"}
-    elif action == "cancel":
+        change = {"status": JobStatus.PAUSED} if job.status == JobStatus.QUEUED \
+            else {"requested_action": JobControl.PAUSE}
+    elif action == JobControl.CANCEL:
         if job.status in (JobStatus.QUEUED, JobStatus.PAUSED):
             change = {"status": JobStatus.CANCELLED}
         elif job.is_batch:
-            change = {"requested_action": "cancel"}
+            change = {"requested_action": JobControl.CANCEL}
         else:
             raise JobConflict("job is running and cannot be interrupted; it will finish on its own")
     _apply(session, job, statements.control_job(job.id, expected_status=job.status, now=utcnow(), **change))

@@ -1,11 +1,11 @@
 """Group acknowledgement: a worker process's greenlets ack their Redis messages together.
 
 Dramatiq's Redis consumer acks each processed message with its own call of the dispatch script (a round
-trip, and about 40 % of a no-op job's CPU in a worker). Here every greenlet's `broker.do_ack` hands its ack
-to one handler per process and waits for it; the handler acks whatever accumulated meanwhile with one script
-call per queue (redis_protocol.ACK_MANY: the same keys and effect as Dramatiq's "ack" and its heartbeat).
-A greenlet returns only once its ack is done, so a process that dies earlier leaves the message to be
-redelivered, as before.
+trip, and a large share of a no-op job's CPU in a worker: bench/README.md, "Group acks"). Here every
+greenlet's `broker.do_ack` hands its ack to one handler per process and waits for it; the handler acks
+whatever accumulated meanwhile with one script call per queue (redis_protocol.ACK_MANY: the same keys and
+effect as Dramatiq's "ack" and its heartbeat). A greenlet returns only once its ack is done, so a process
+that dies earlier leaves the message to be redelivered, as before.
 """
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Group send: the messages a process enqueues at the same moment reach Redis in one round trip.
 
-Dramatiq's Redis broker sends each message with its own call of its dispatch script. In the web role that
-call was ~20 % of an accepted job's CPU, and the requests of one group commit (db/job_inserts.py) are
-released together, so their messages arrive together. Here every caller hands its message to one handler
-per process and waits; the handler sends whatever accumulated meanwhile as ONE pipeline of the very same
-dispatch script calls (redis_protocol.enqueue_pipelined), so each message lands in Redis exactly as
-Dramatiq's enqueue would put it there. A caller returns only once its own message is in Redis, and a failed
-pipeline fails every caller in it with the cause.
+Dramatiq's Redis broker sends each message with its own call of its dispatch script. In the web role that call
+was a large share of an accepted job's CPU (bench/README.md, "Group send"), and the requests of one group
+commit (db/job_inserts.py) are released together, so their messages arrive together. Here every caller hands
+its message to one handler per process and waits; the handler sends whatever accumulated meanwhile as ONE
+pipeline of the very same dispatch script calls (redis_protocol.enqueue_pipelined), so each message lands in
+Redis exactly as Dramatiq's enqueue would put it there. A caller returns only once its own message is in
+Redis, and a failed pipeline fails every caller in it with the cause.
 """
 from __future__ import annotations
 

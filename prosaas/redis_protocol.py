@@ -22,7 +22,7 @@ Ours (`ns:px:...`; Keys.__call__ names them):
                                          counts; ACK_MANY and a finished job's skip drop the count)
   ns:px:dead_letter_reasons              hash: redis message id -> why it was dead-lettered
   ns:px:results:<queue>:<actor>:<message id>  list: the stored result (Dramatiq's Results middleware)
-  ns:px:workers, ns:px:recovery:*        worker registry and recovery locks (middleware/presence.py)
+  ns:px:workers, ns:px:recovery:*        worker registry (middleware/presence.py), recovery locks (worker_maintenance)
   ns:px:schedulers, ns:px:scheduler:*, ns:px:tick:*, ns:px:tick-missed:*   prosaas/scheduler.py
   ns:px:reconciler, ns:px:reconciler:lock   its status and one-at-a-time lock (prosaas/reconciler.py)
   ns:px:dashboard:login-failures:<ip>, ns:px:ratelimit:* (prosaas/rate_limit.py), ns:px:whatsapp:seen:*

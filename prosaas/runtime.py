@@ -36,7 +36,7 @@ def broker_runtime() -> Runtime:
     `build_broker(runtime)` records it on the broker, so actor code is handed its dependencies by the role
     entry point that built the broker instead of reaching for process-wide state.
     """
-    import dramatiq
+    from prosaas.broker_stack import installed_broker  # (it imports this module)
 
-    return dramatiq.get_broker().runtime
+    return installed_broker().runtime
 

@@ -30,6 +30,11 @@ def pytest_configure(config):
     from db.migrate import run_migrations
 
     run_migrations(_env["DATABASE_URL"], lock_dir=Path(_env["PROSAAS_DATA_DIR"]))
+    # As a role entry point does, before any test module imports `actors` (declared on this broker).
+    from prosaas.broker_stack import install_broker
+    from prosaas.runtime import get_runtime
+
+    install_broker(get_runtime())
 
 
 def pytest_unconfigure(config):
@@ -61,9 +66,9 @@ def runtime():
 def broker():
     import actors  # noqa: F401
     import tests.support.sample_actors  # noqa: F401
-    from prosaas.broker import broker
+    from prosaas.broker_stack import installed_broker
 
-    return broker
+    return installed_broker()
 
 
 @pytest.fixture(autouse=True)

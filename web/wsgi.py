@@ -3,14 +3,17 @@ from prosaas.gevent_support import patch_psycopg_if_gevent
 
 patch_psycopg_if_gevent()
 
+from prosaas.broker_stack import install_broker  # noqa: E402
 from prosaas.file_modes import make_files_private  # noqa: E402
 from prosaas.logs import configure_logging  # noqa: E402
-from prosaas.settings import get_settings  # noqa: E402
+from prosaas.runtime import get_runtime  # noqa: E402
 
-make_files_private(get_settings().data_dir)  # also when gunicorn is started without `prosaas web`
-configure_logging(get_settings().log_level, get_settings().log_format)
+runtime = get_runtime()
+make_files_private(runtime.settings.data_dir)  # also when gunicorn is started without `prosaas web`
+configure_logging(runtime.settings.log_level, runtime.settings.log_format)
+broker = install_broker(runtime)  # before web.app imports `actors`, which are declared on it
 
 from web.app import create_app  # noqa: E402
 from web.limits import close_when_asked  # noqa: E402
 
-app = close_when_asked(create_app())
+app = close_when_asked(create_app(runtime, broker))

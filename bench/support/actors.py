@@ -5,7 +5,7 @@ import time
 
 import dramatiq
 
-import prosaas.broker  # noqa: F401  (the real broker and middleware stack)
+import prosaas.broker  # noqa: F401  (a bench process installs the real broker here; in a worker it already has)
 from prosaas.runtime import get_runtime
 
 

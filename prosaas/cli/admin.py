@@ -173,6 +173,7 @@ def cmd_jobs_list(args, settings) -> int:
 def cmd_job_action(args, settings) -> int:
     from db import job_store
     from db.models.core import JobControl
+    from prosaas.broker_stack import install_broker
     from prosaas.jobs import control_job, job_view
     from prosaas.runtime import get_runtime
 
@@ -180,8 +181,7 @@ def cmd_job_action(args, settings) -> int:
         with get_runtime().database.session() as session:
             job = job_store.get_job(session, args.job_id)
     else:
-        from prosaas.broker import broker  # resends a resumed or retried job's message
-
+        broker = install_broker(get_runtime())  # resends a resumed or retried job's message
         try:
             job = control_job(args.job_id, None, JobControl(args.action), broker=broker)
         except job_store.JobConflict as exc:
@@ -211,8 +211,11 @@ def cmd_dlq_list(args, settings) -> int:
 
 
 def cmd_dlq_requeue(args, settings) -> int:
-    from prosaas.broker import broker
+    from prosaas.broker_stack import install_broker
     from prosaas.dead_letters import list_dead_letters, requeue_dead_letter
+    from prosaas.runtime import get_runtime
+
+    broker = install_broker(get_runtime())  # the requeued messages go through the broker the roles use
 
     if not args.all and not args.message_id:
         print("prosaas: give a message id or --all", file=sys.stderr)

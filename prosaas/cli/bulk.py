@@ -37,10 +37,13 @@ def _request(args):
 
 
 def cmd_bulk(args, settings) -> int:
-    from actors.bulk_service import start_bulk
+    from prosaas.broker_stack import install_broker
     from prosaas.bulk import BulkInputError, preview
     from prosaas.runtime import get_runtime
     from prosaas.settings import ALL_QUEUES
+
+    install_broker(get_runtime())  # the bulk job is sent through the broker the roles use
+    from actors.bulk_service import start_bulk
 
     if getattr(args, "queue", None) and args.queue not in ALL_QUEUES:
         print(f"prosaas: no queue {args.queue!r}; queues: {', '.join(ALL_QUEUES)}", file=sys.stderr)

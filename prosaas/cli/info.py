@@ -57,8 +57,11 @@ def cmd_info(args, settings) -> int:
 
 
 def _print_tenants(args) -> int:
+    from prosaas.broker_stack import install_broker
+    from prosaas.runtime import get_runtime
+
+    broker = install_broker(get_runtime())
     import actors  # noqa: F401  (declares every actor: their slot limits)
-    from prosaas.broker import broker
     from prosaas.cli.info_render import render_tenants
     from prosaas.tenants import slot_limits, tenants
 

@@ -67,12 +67,14 @@ def cmd_worker(args, settings) -> int:
 def cmd_scheduler(args, settings) -> int:
     import signal
 
-    import actors  # noqa: F401  (declares every actor; the scheduler fires the periodic ones)
-    from prosaas.broker import broker
+    from prosaas.broker_stack import install_broker
     from prosaas.runtime import get_runtime
     from prosaas.scheduler import TickScheduler, accelerated_clock
 
     runtime = get_runtime()
+    broker = install_broker(runtime)
+    import actors  # noqa: F401  (declares every actor on it; the scheduler fires the periodic ones)
+
     seconds_per_minute = runtime.settings.scheduler_tick_seconds
     clock = accelerated_clock(seconds_per_minute) if seconds_per_minute != 60 else None
     scheduler = TickScheduler(broker, runtime.redis, runtime.keys, now=clock, seconds_per_minute=seconds_per_minute,

@@ -30,18 +30,26 @@ class ProsaasRetries(Retries):
     ... def download(business_id): ...
     >>> @dramatiq.actor(max_retries=3, min_backoff=5_000, backoff_jitter=False)
     ... def process_audio_session(business_id, session_id): ...
+
+    Parameters:
+      client: the Redis client a permanent failure's reason is written with, for its dead letter
+        (prosaas.dead_letters reads it). None (a StubBroker): no reason is recorded.
+      keys(prosaas.redis_protocol.Keys): the namespace of that reason's hash.
     """
 
-    def __init__(self):
+    def __init__(self, client=None, keys=None):
         super().__init__(max_retries=DEFAULT_MAX_RETRIES, min_backoff=DEFAULT_MIN_BACKOFF_MS,
                          max_backoff=DEFAULT_MAX_BACKOFF_MS)
+        self.client, self.keys = client, keys
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         if isinstance(exception, PermanentError):
             message.options["retries"] = message.options.get("retries", 0)
             # The dead letter shows the same reason and error as the job row, not "retries_exhausted":
             # Redis dead-letters the message as enqueued, so the reason goes where recovery puts its own.
-            record_dead_letter_reason(message, exception.reason, describe_error(exception))
+            if self.client is not None:
+                record_dead_letter_reason(self.client, self.keys, message, exception.reason,
+                                          describe_error(exception))
             message.fail()
             return
         throws = message.options.get("throws") or broker.get_actor(message.actor_name).options.get("throws")
@@ -94,16 +102,13 @@ def is_final_attempt(actor, exception: BaseException, message=None) -> bool:
     return max_retries is not None and retries >= max_retries
 
 
-def record_dead_letter_reason(message, reason: str, error: str) -> None:
+def record_dead_letter_reason(client, keys, message, reason: str, error: str) -> None:
     """`reason` and `error` for the dead letter this message is about to become (read by prosaas.dead_letters)."""
-    from prosaas.runtime import get_runtime
-
     redis_id = message.options.get("redis_message_id")
     if not redis_id:
         return
-    runtime = get_runtime()
     try:
-        runtime.redis.hset(runtime.keys("dead_letter_reasons"), redis_id, f"{reason}\n{error}")
+        client.hset(keys("dead_letter_reasons"), redis_id, f"{reason}\n{error}")
     except redis.RedisError:  # the nack that follows needs Redis too; the job row keeps the reason anyway
         pass
 

@@ -41,11 +41,11 @@ class BusinessSlots(Middleware):
     ... def download_recording(business_id, call_sid): ...
     """
 
-    def __init__(self, client, keys, *, lease_seconds: int = 60, queued_lease_seconds: int = 600):
+    def __init__(self, client, keys, *, lease_seconds: float = 60, queued_lease_seconds: float = 600):
         self.client = client
         self.keys = keys
-        self.lease_ms = lease_seconds * 1000
-        self.queued_lease_ms = queued_lease_seconds * 1000
+        self.lease_ms = int(lease_seconds * 1000)
+        self.queued_lease_ms = int(queued_lease_seconds * 1000)
         self.key_ttl_ms = 2 * max(self.lease_ms, self.queued_lease_ms)
         self.held: dict[str, tuple] = {}  # message_id -> (limit, business, slots key)
         self._lock = threading.Lock()

@@ -66,7 +66,7 @@ class JobTracking(Middleware):
         self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
         self._tokens: dict[str, contextvars.Token] = {}
         # Deliveries skipped because their job had already finished: these messages are done for good, so
-        # WorkerPresence prunes their crash-redelivery counts as it does for the ones that ran.
+        # PruneRedeliveries (prosaas/worker_maintenance.py) drops their crash-redelivery counts too.
         self.skipped_as_finished: set[str] = set()
 
     @property

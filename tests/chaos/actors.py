@@ -10,8 +10,10 @@ import time
 
 import dramatiq
 
-import prosaas.broker  # noqa: F401  (the real broker and middleware stack)
+from prosaas.broker_stack import installed_broker
 from prosaas.runtime import get_runtime
+
+installed_broker()  # the real broker and middleware stack, installed by this process's entry point
 
 
 def mark(name: str, *parts) -> str:

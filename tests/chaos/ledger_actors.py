@@ -15,9 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import dramatiq
 from sqlalchemy import text
 
-import prosaas.broker  # noqa: F401  (the real broker and middleware stack)
+from prosaas.broker_stack import installed_broker
 from prosaas.middleware.tracking import current_job_id
 from prosaas.runtime import get_runtime
+
+installed_broker()  # the real broker and middleware stack, installed by this process's entry point
 
 RUNS_TABLE = "CREATE TABLE IF NOT EXISTS chaos_job_runs (job_id VARCHAR(32) NOT NULL, pid INTEGER NOT NULL)"
 

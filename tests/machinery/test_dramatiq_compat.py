@@ -38,7 +38,7 @@ def bare_broker(test_env):
 @pytest.fixture
 def stack_broker(runtime, test_env):
     """Our broker with the whole prosaas middleware stack, in a namespace of its own."""
-    from prosaas.broker import build_broker
+    from prosaas.broker_stack import build_broker
     from prosaas.runtime import Runtime
 
     namespace = f"{test_env['PROSAAS_REDIS_NAMESPACE']}-compat"

@@ -26,7 +26,8 @@ def _existing(runtime, job_ids) -> set:
 
 
 def test_finished_rows_are_pruned_after_their_retention_in_batches(broker, business, runtime, caplog):
-    from actors.maintenance import prune_finished_jobs, prune_finished_jobs_now
+    from actors.maintenance import prune_finished_jobs
+    from actors.maintenance_work import prune_finished_jobs_now
 
     old_completed = [_row(runtime, business, status="completed", age_days=15) for _ in range(5)]
     old_cancelled = _row(runtime, business, status="cancelled", age_days=15)
@@ -38,7 +39,9 @@ def test_finished_rows_are_pruned_after_their_retention_in_batches(broker, busin
     everything = [*old_completed, old_cancelled, recent_completed, failed_20_days, failed_31_days, old_queued,
                   old_paused]
     with caplog.at_level("INFO", logger="prosaas.maintenance"):
-        result = prune_finished_jobs_now(batch_rows=2)
+        result = prune_finished_jobs_now(runtime.database, retention_days=runtime.settings.jobs_retention_days,
+                                         failed_retention_days=runtime.settings.failed_jobs_retention_days,
+                                         batch_rows=2)
     assert _existing(runtime, everything) == {recent_completed, failed_20_days, old_queued, old_paused}
     assert result["deleted"]["completed"] >= 6 and result["deleted"]["failed"] >= 1
     assert "JOBS_PRUNED completed=" in caplog.text

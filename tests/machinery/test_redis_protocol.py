@@ -206,7 +206,7 @@ def test_slot_admission_puts_a_message_where_enqueue_does(pair):
 def test_every_key_of_ours_is_under_the_namespace(valkey, runtime):
     """The real middleware stack on a private valkey: sends, a delayed send, a retry, a dead letter, a stored
     result, a per-business slot, the worker's heartbeat and recovery; then no key outside the namespace."""
-    from prosaas.broker import build_broker
+    from prosaas.broker_stack import build_broker
     from prosaas.runtime import Runtime
 
     namespace = "nsx"

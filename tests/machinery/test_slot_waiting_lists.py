@@ -9,6 +9,7 @@ import dramatiq
 import pytest
 
 from prosaas.middleware.slots import BusinessSlots
+from prosaas.redis_protocol import prepare_for_enqueue
 from tests.support import sample_actors
 
 LIMIT = 3  # sample_actors.limited has per_business=3
@@ -68,11 +69,11 @@ def test_a_delivery_without_a_slot_waits_behind_older_messages(slots, runtime, c
     assert waiting_length(slots, 21) == 0
 
 
-def test_the_sweep_lets_waiting_messages_in_when_queued_slots_expire(slots, runtime, broker, clean_queues,
-                                                                     monkeypatch):
-    monkeypatch.setattr(slots.scripts, "queued_lease_ms", 200)  # slots given at enqueue expire almost at once
+def test_the_sweep_lets_waiting_messages_in_when_queued_slots_expire(runtime, broker, clean_queues):
+    # Slots given at enqueue expire almost at once: admitted as ProsaasBroker.enqueue admits them.
+    slots = BusinessSlots(runtime.redis, runtime.keys, queued_lease_seconds=0.2)
     for i in range(LIMIT + 2):
-        send(31, f"a{i}")
+        slots.admit(prepare_for_enqueue(sample_actors.limited.message(business_id=31, marker=f"a{i}")), LIMIT)
     assert waiting_length(slots, 31) == 2
     time.sleep(0.3)
     assert slots.sweep_waiting(broker) == 2

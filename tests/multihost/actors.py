@@ -14,9 +14,11 @@ import time
 import dramatiq
 from sqlalchemy import text
 
-import prosaas.broker  # noqa: F401  (the real broker and middleware stack)
+from prosaas.broker_stack import installed_broker
 from prosaas.middleware.tracking import WORKER_NAME, current_job_id
 from prosaas.runtime import get_runtime
+
+installed_broker()  # the real broker and middleware stack, installed by this process's entry point
 
 log = logging.getLogger("tests.multihost")
 COUNTS_TABLE = "CREATE TABLE IF NOT EXISTS mh_counts (job_id text NOT NULL, worker text NOT NULL, " \

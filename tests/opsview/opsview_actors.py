@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import dramatiq
 
-import prosaas.broker  # noqa: F401  (the real broker and middleware stack)
+from prosaas.broker_stack import installed_broker
 from tests.support.sample_actors import _redis, mark
+
+installed_broker()  # the real broker and middleware stack, installed by this process's entry point
 
 
 @dramatiq.actor(queue_name="default", max_retries=0)

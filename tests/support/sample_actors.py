@@ -10,10 +10,12 @@ import time
 
 import dramatiq
 
-import prosaas.broker  # noqa: F401  (the real broker and middleware stack)
+from prosaas.broker_stack import installed_broker
 from prosaas.errors import BadInput
 from prosaas.jobs import JobProgress
 from prosaas.runtime import get_runtime
+
+installed_broker()  # the real broker and middleware stack, installed by this process's entry point
 
 
 def _redis():

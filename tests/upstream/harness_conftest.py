@@ -1,7 +1,7 @@
 """Fixtures of Dramatiq's own test-suite, with our broker swapped in (copied next to its tests as conftest.py).
 
 Dramatiq's tests ask for `stub_broker`/`redis_broker` and their workers; here each is a ProsaasBroker with
-the whole prosaas middleware stack (prosaas.broker.build_broker) on the private valkey the runner started,
+the whole prosaas middleware stack (prosaas.broker_stack.build_broker) on the private valkey the runner started,
 namespace `dramatiq` as in Dramatiq's own set-up. UpstreamBroker adds the two StubBroker conveniences those
 tests call (`join(..., fail_fast=...)`, `dead_letters`); nothing of the broker's behaviour is changed.
 """
@@ -15,7 +15,7 @@ import pytest
 from dramatiq import Message, Worker
 from dramatiq.results.backends.redis import RedisBackend
 
-from prosaas.broker import build_broker
+from prosaas.broker_stack import build_broker
 from prosaas.redis_broker import ProsaasBroker
 from prosaas.redis_protocol import Protocol, canonical_queue, without_broker_options
 from prosaas.runtime import get_runtime
