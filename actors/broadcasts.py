@@ -9,12 +9,12 @@ import dramatiq
 from actors.broadcasts_work import send_broadcast as run_broadcast
 from prosaas.clients import baileys
 from prosaas.runtime import broker_runtime
-from prosaas.settings import get_settings
 
 # 10,000 recipients paced 3-4 s apart take about 10 hours.
 BROADCAST_TIME_LIMIT_MS = 12 * 3600 * 1000
-# Dramatiq's Retries takes min_backoff as a number, not a callable: read from the settings at declaration.
-RETRY_MIN_BACKOFF_MS = int(get_settings().broadcast_retry_seconds * 1000)
+# Dramatiq's Retries takes min_backoff as a number, not a callable: read at declaration from the settings of
+# the runtime the installed broker was built with.
+RETRY_MIN_BACKOFF_MS = int(broker_runtime().settings.broadcast_retry_seconds * 1000)
 
 
 @dramatiq.actor(queue_name="broadcasts", batch=True, job_type="whatsapp_broadcast",

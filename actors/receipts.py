@@ -9,10 +9,10 @@ import dramatiq
 from actors.receipts_work import delete_receipts as run_deletion
 from prosaas.clients import storage
 from prosaas.runtime import broker_runtime
-from prosaas.settings import get_settings
 
-# Dramatiq's TimeLimit takes time_limit as a number, not a callable: read from the settings at declaration.
-DELETE_TIME_LIMIT_MS = get_settings().receipts_delete_time_limit_seconds * 1000
+# Dramatiq's TimeLimit takes time_limit as a number, not a callable: read at declaration from the settings of
+# the runtime the installed broker was built with.
+DELETE_TIME_LIMIT_MS = broker_runtime().settings.receipts_delete_time_limit_seconds * 1000
 
 
 @dramatiq.actor(queue_name="maintenance", batch=True, job_type="receipts_delete", time_limit=DELETE_TIME_LIMIT_MS,
