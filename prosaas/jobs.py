@@ -73,7 +73,7 @@ def enqueue_tracked(actor, *, business_id: int, kwargs: dict[str, Any], queue_na
         # One hop: committed with the rows of concurrent requests, then sent with their messages.
         row = job_store.new_job_row(**fields)
         try:
-            _accept_writer(runtime.database, broker).accept(row, message)
+            accept_writer(runtime.database, broker).accept(row, message)
         except BROKER_ERRORS as exc:
             _enqueue_failed(runtime.database, job_id, exc)
         return Enqueued(job_id, row["status"], True, _row=row)
@@ -124,7 +124,7 @@ def _row_writer(database) -> JobInsertWriter:
 _accept_writers: dict[tuple, AcceptWriter] = {}
 
 
-def _accept_writer(database, broker) -> AcceptWriter:
+def accept_writer(database, broker) -> AcceptWriter:
     """This process's one-hop writer of new job rows for `database` and their messages for `broker`."""
     writer = _accept_writers.get((database, broker))
     if writer is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from db.models.core import JobStatus
-from prosaas.jobs import _accept_writer, enqueue_tracked
+from prosaas.jobs import accept_writer, enqueue_tracked
 from tests.machinery.helpers import job_row
 from tests.machinery.test_group_send import queued_messages, run_together
 from tests.support import sample_actors
@@ -14,7 +14,7 @@ from tests.support import sample_actors
 def test_concurrent_accepts_commit_rows_and_send_messages_in_one_hop(broker, runtime, business, clean_queues):
     if runtime.database.is_sqlite:
         pytest.skip("SQLite commits each row alone: there is no group to hand off")
-    accept = _accept_writer(runtime.database, broker)
+    accept = accept_writer(runtime.database, broker)
     accepted_before, sends_before = accept.writes_written, broker.sends.writes_written
     found = run_together(100, lambda i: enqueue_tracked(sample_actors.record_run, business_id=business.id,
                                                         kwargs={"marker": f"hop-{i}"}))
