@@ -114,9 +114,12 @@ class HistoryRecorder:
             for field, count in fields.items():
                 pipe.hincrby(key, field, count)
             pipe.expireat(key, expire_at)
-        for job_id in {job_id for job_id, _ in attempts}:
+        by_job: dict[str, list] = {}
+        for job_id, entry in attempts:
+            by_job.setdefault(job_id, []).append(entry)
+        for job_id, entries in by_job.items():
             key = attempts_key(self.keys, job_id)
-            pipe.rpush(key, *[entry for owner, entry in attempts if owner == job_id])
+            pipe.rpush(key, *entries)
             pipe.ltrim(key, -ATTEMPTS_KEPT, -1)
             pipe.expire(key, ATTEMPTS_TTL_SECONDS)
         try:
