@@ -98,13 +98,14 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
             RunReconciler(reconciler),
         ]),
     ]
+    job_log = JobLog()  # its attempt= counts crash redeliveries: the broker's counts, handed over below
     # Order matters: `before_*` hooks run top to bottom, `after_*` bottom to top, so tracking
     # and logging see the Retries decision (message.failed) when they record the outcome.
     middleware = [
         PeriodiqMiddleware(skip_delay=LATE_TICK_SKIP_SECONDS),
         JobMetrics(),
         JobHistory(HistoryRecorder(client, runtime.keys)),
-        JobLog(redeliveries=lambda message_id: int(client.hget(runtime.keys("redeliveries"), message_id) or 0)),
+        job_log,
         presence,
         AgeLimit(),  # Dramatiq's `max_age`: a message too old is dead-lettered before it takes a slot or its row
         slots,
@@ -123,6 +124,7 @@ def build_broker(runtime: Runtime) -> ProsaasBroker:
                           maintenance_chance=0,  # our Recovery runs it on a timer instead
                           heartbeat_timeout=settings.worker_dead_after_seconds * 1000,
                           dead_message_ttl=settings.dead_letter_ttl_seconds * 1000)
+    job_log.redeliveries = broker.redeliveries_of
     broker.runtime = runtime  # actors reach their handles through it: prosaas.runtime.broker_runtime()
     broker.slots = slots
     broker.pauses = QueuePauses(client, runtime.keys)

@@ -36,10 +36,27 @@ class ProsaasBroker(RedisBroker):
         self.protocol = Protocol(self.client, Keys(self.namespace))
         self.acks = AckBatcher(self, self.protocol)
         self.sends = SendBatcher(self)
+        self.redelivery_counts: dict[str, int] = {}  # as of the last fetched batch (do_fetch)
 
     def do_enqueue(self, queue_name: str, redis_message_id: str, data: bytes) -> None:
         """Dramatiq's `enqueue` command, sent together with this process's concurrent enqueues."""
         self.sends.send(queue_name, redis_message_id, data)
+
+    def do_fetch(self, queue_name: str, prefetch: int) -> list:
+        """Dramatiq's `fetch` command; a batch fetched from a queue also reads the crash-redelivery counts.
+
+        One HGETALL per fetched batch (of a hash that is empty but after a crash) instead of one HGET per job:
+        RECOVER counts a message before it puts it back in its queue, and ACK_MANY drops the count only once
+        the message is done, so the counts read right after a fetch hold those of every message fetched.
+        """
+        fetched = self._dispatch("fetch")(queue_name, prefetch)
+        if fetched and not is_delay_queue(queue_name):
+            self.redelivery_counts = self.protocol.redelivery_counts()
+        return fetched
+
+    def redeliveries_of(self, message_id: str) -> int:
+        """How many times a fetched message was delivered to a worker that crashed (JOB_PICKED attempt=)."""
+        return self.redelivery_counts.get(message_id, 0)
 
     def do_ack(self, queue_name: str, redis_message_id: str) -> None:
         """Dramatiq's `ack` command (called by its consumer), done together with this process's other acks."""

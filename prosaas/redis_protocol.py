@@ -267,6 +267,12 @@ class Protocol:
         self._ack_many(keys=[keys.heartbeats, keys.acks(broker_id, queue_name), keys.queue_messages(queue_name),
                              keys("redeliveries")], args=[now_ms(), broker_id, *redis_ids])
 
+    def redelivery_counts(self) -> dict[str, int]:
+        """Dramatiq message id -> deliveries to crashed workers (RECOVER counts, ACK_MANY prunes): empty but
+        after a crash."""
+        return {(key.decode() if isinstance(key, bytes) else key): int(count)
+                for key, count in self.client.hgetall(self.keys("redeliveries")).items()}
+
     def recover(self, queue_name: str, *, dead_after_ms: int, max_redeliveries: int,
                 dead_letter_ttl_ms: int) -> tuple[int, list[bytes], int]:
         """(messages requeued, encoded messages dead-lettered as crashed_worker, dead letters expired)."""
