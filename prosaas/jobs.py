@@ -132,11 +132,14 @@ def accept_writer(database, broker) -> AcceptWriter:
     return writer
 
 
-def _send(broker, message, job_id: str, delay_ms: Optional[int]) -> None:
+def _send(broker, message, job_id: str, delay_ms: Optional[int]) -> bool:
+    """Whether the message reached the broker (if not, the job is failed with reason broker_unavailable)."""
     try:
         broker.enqueue(message, delay=delay_ms)
     except BROKER_ERRORS as exc:
         _enqueue_failed(broker.runtime.database, job_id, exc)
+        return False
+    return True
 
 
 def _enqueue_failed(database, job_id: str, exc: BaseException):
@@ -147,15 +150,24 @@ def _enqueue_failed(database, job_id: str, exc: BaseException):
     raise BrokerUnavailable("the job broker (Redis) is unreachable; try again shortly") from exc
 
 
-def _resend(broker, job: BackgroundJob) -> None:
+def _resend(broker, job: BackgroundJob) -> BackgroundJob:
+    """Send a requeued job's message again; returns its row as it was when the message went out (queued).
+
+    A worker may claim the job a moment later: the caller answers with the state it accepted, not a race.
+    """
     # Built from the row, not from the actor: the web role need not import worker-only actor modules
     # (`prosaas worker --module ...`) to retry their jobs, just as a dead letter is requeued.
     message = Message(queue_name=job.queue, actor_name=job.actor_name, args=(),
                       kwargs={"business_id": job.business_id, **(job.args or {})},
                       options={"job_id": job.id, "business_id": job.business_id})
-    with broker.runtime.database.session() as session:
+    database = broker.runtime.database
+    with database.session() as session:
         job_store.set_message_id(session, job.id, message.message_id)
-    _send(broker, message, job.id, None)
+        queued = job_store.get_job(session, job.id)
+    if not _send(broker, message, job.id, None):
+        with database.session() as session:  # failed at once (broker unreachable): say so
+            return job_store.get_job(session, job.id)
+    return queued
 
 
 def control_job(job_id: str, business_id: Optional[int], action: JobControl, *, broker) -> Optional[BackgroundJob]:
@@ -182,10 +194,9 @@ def control_job(job_id: str, business_id: Optional[int], action: JobControl, *, 
         job_store.requeue_job_row(session, job, message_id="pending", allowed=allowed)
     if action == JobControl.RETRY:  # its dead letter must not be requeued as well: that would run the job twice
         discard_dead_letter(runtime, failed_message_id)
-    _resend(broker, job)
-    log.info("JOB_CONTROL action=%s job_id=%s status=queued", action, job_id)
-    with runtime.database.session() as session:
-        return job_store.get_job(session, job_id)
+    resent = _resend(broker, job)
+    log.info("JOB_CONTROL action=%s job_id=%s status=%s", action, job_id, resent.status)
+    return resent
 
 
 class JobProgress:

@@ -19,6 +19,8 @@ from prosaas.broker_stack import installed_broker
 from prosaas.middleware.tracking import current_job_id
 from prosaas.runtime import get_runtime
 
+if __name__ == "__main__":  # run as the enqueuing script: this process is its own entry point
+    import prosaas.broker  # noqa: F401  (installs the broker from the environment)
 installed_broker()  # the real broker and middleware stack, installed by this process's entry point
 
 RUNS_TABLE = "CREATE TABLE IF NOT EXISTS chaos_job_runs (job_id VARCHAR(32) NOT NULL, pid INTEGER NOT NULL)"

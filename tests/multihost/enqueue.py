@@ -12,6 +12,7 @@ from sqlalchemy import text
 from db.businesses import create_business
 from prosaas.jobs import enqueue_tracked
 from prosaas.runtime import get_runtime
+import prosaas.broker  # noqa: F401,E402  (this script is a process entry point: it installs the broker)
 from tests.multihost.actors import COUNTS_TABLE, count_once
 
 
