@@ -77,7 +77,7 @@ def create_app(runtime: Runtime | None = None, broker: dramatiq.Broker | None = 
 
     # Messaging: receipts, push, reminders, WhatsApp, broadcasts.
     settings, database = runtime.settings, runtime.database
-    receipt_files = storage.open_storage(settings.effective_storage_url, settings.s3_endpoint_url)
+    receipt_files = storage.from_settings(settings)  # this process's store, like the workers'
     app.add_route("/api/receipts", receipts.ReceiptsCollection(database, receipt_files, settings.receipt_max_bytes))
     app.add_route("/api/receipts/delete", receipts.ReceiptsDelete())
     app.add_route("/api/push/subscriptions", push.Subscriptions(database, settings.push_allow_list))
