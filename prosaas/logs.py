@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -42,6 +43,8 @@ def escape_text(text: str) -> str:
 
 
 def text_value(value: Any) -> str:
+    if value.__class__ is int:
+        return str(value)
     text = "-" if value is None else str(value)
     if text and not PLAIN_VALUE_SPOILER.search(text):  # the common case: one regex search, nothing to do
         return text
@@ -58,9 +61,35 @@ def _inline_value(value: Any) -> Any:
 
 
 def log_event(logger: logging.Logger, level: int, event: str, /, **fields: Any) -> None:
-    """Log one event: `event` is a constant NAME_LIKE_THIS from the code, `fields` are data (any names)."""
+    """Log one event: `event` is a constant NAME_LIKE_THIS from the code, `fields` are data (any names).
+
+    When the only handler the record would reach is the one configure_logging installed, the line is
+    formatted and written straight away, without building a LogRecord: the same line, a fraction of the
+    cost (a worker writes two per job). Any other set-up (a test's capture handler, a filter, a logger
+    with its own handler) gets the record through `logging` as usual.
+    """
     if logger.isEnabledFor(level):
-        logger.log(level, event, extra={"event_fields": fields})
+        handler = _sole_event_handler(logger, level)
+        if handler is None or not handler.write_event(level, logger.name, event, fields):
+            logger.log(level, event, extra={"event_fields": fields})
+
+
+def _sole_event_handler(logger: logging.Logger, level: int) -> Optional["EventStreamHandler"]:
+    """The EventStreamHandler that alone would handle a record of `logger` at `level`, or None."""
+    node = logger
+    while node is not None:
+        if node.filters or node.disabled:
+            return None
+        if node.handlers:
+            handlers = node.handlers
+            if (node.parent is None and len(handlers) == 1 and type(handlers[0]) is EventStreamHandler
+                    and not handlers[0].filters and level >= handlers[0].level):
+                return handlers[0]
+            return None
+        if not node.propagate:
+            return None
+        node = node.parent
+    return None
 
 
 @functools.lru_cache(maxsize=2048)
@@ -96,23 +125,33 @@ def event_of(record: logging.LogRecord) -> tuple[str | None, dict[str, Any]]:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         event, fields = event_of(record)
-        payload: dict[str, Any] = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
-                                   "level": record.levelname, "logger": record.name,
-                                   "message": self._message(record, event, fields)}
-        if event:
-            payload["event"] = event
-        for key, value in fields.items():
-            name = f"field_{key}" if key in RESERVED_KEYS else key
-            payload[name] = value if isinstance(value, (int, float, bool)) or value is None else str(value)
+        message = (_event_text(event, fields) if event and getattr(record, "event_fields", None) is not None
+                   else record.getMessage())
+        payload = _json_payload(record.created, record.levelname, record.name, event, fields, message)
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload)
 
-    @staticmethod
-    def _message(record, event, fields) -> str:
-        if event and getattr(record, "event_fields", None) is not None:
-            return " ".join([event, *(f"{k}={text_value(v)}" for k, v in fields.items())])
-        return record.getMessage()
+    def format_event(self, created: float, level: int, logger_name: str, event: str, fields: dict) -> str:
+        """The line `format` gives an event record of log_event without exception, from its parts."""
+        return json.dumps(_json_payload(created, logging.getLevelName(level), logger_name, event, fields,
+                                        _event_text(event, fields)))
+
+
+def _json_payload(created, levelname, logger_name, event, fields, message) -> dict[str, Any]:
+    payload: dict[str, Any] = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + "Z",
+                               "level": levelname, "logger": logger_name, "message": message}
+    if event:
+        payload["event"] = event
+    for key, value in fields.items():
+        name = f"field_{key}" if key in RESERVED_KEYS else key
+        payload[name] = value if isinstance(value, (int, float, bool)) or value is None else str(value)
+    return payload
+
+
+def _event_text(event: str, fields: dict) -> str:
+    """`EVENT key=value ...`, each value escaped and quoted when it must be."""
+    return " ".join([escape_text(event), *[f"{k}={text_value(v)}" for k, v in fields.items()]])
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
@@ -130,12 +169,23 @@ class TextFormatter(logging.Formatter):
         self._cached = (None, "")  # (second, its formatted stamp): one attribute, so threads see a pair
 
     def formatTime(self, record: logging.LogRecord, datefmt=None) -> str:
-        second = int(record.created)
+        return self._stamp(record.created)
+
+    def _stamp(self, created: float) -> str:
+        second = int(created)
         cached_second, stamp = self._cached
         if second != cached_second:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
             self._cached = (second, stamp)
-        return f"{stamp},{int(record.msecs):03d}"
+        return f"{stamp},{int((created - second) * 1000):03d}"
+
+    def format_event(self, created: float, level: int, logger_name: str, event: str, fields: dict) -> Optional[str]:
+        """The line `format` gives an event record of log_event without exception, from its parts (None for
+        a format other than TEXT_FORMAT: the caller then goes through a LogRecord)."""
+        if self._fmt != TEXT_FORMAT:
+            return None
+        return (f"{self._stamp(created)} {logging.getLevelName(level)} [{process_id()}] {logger_name}: "
+                f"{_event_text(event, fields)}")
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = self._message(record)
@@ -145,7 +195,7 @@ class TextFormatter(logging.Formatter):
     def _message(record: logging.LogRecord) -> str:
         fields = getattr(record, "event_fields", None)
         if fields is not None and isinstance(record.msg, str):
-            return " ".join([escape_text(record.msg), *(f"{k}={text_value(v)}" for k, v in fields.items())])
+            return _event_text(record.msg, fields)
         args = record.args if isinstance(record.args, tuple) else ()
         if not args or not isinstance(record.msg, str):
             return escape_text(record.getMessage())
@@ -171,12 +221,49 @@ class TextFormatter(logging.Formatter):
         return "\n".join("  " + escape_text(line) for line in stack_info.splitlines())
 
 
+class EventStreamHandler(logging.StreamHandler):
+    """The roles' handler: a StreamHandler that also writes log_event's events without a LogRecord."""
+
+    def write_event(self, level: int, logger_name: str, event: str, fields: dict) -> bool:
+        """Format and write one event line; False if this handler's formatter cannot (a custom one)."""
+        format_event = getattr(self.formatter, "format_event", None)
+        line = format_event(time.time(), level, logger_name, event, fields) if format_event else None
+        if line is None:
+            return False
+        with self.lock:
+            try:
+                self.stream.write(line + self.terminator)
+                self.stream.flush()
+            except RecursionError:
+                raise
+            except Exception:  # as logging does: a failed write never fails the caller
+                self.handleError(logging.makeLogRecord({"msg": event, "levelno": level, "name": logger_name}))
+        return True
+
+
+_process_id = os.getpid()
+
+
+def _forked() -> None:
+    global _process_id
+    _process_id = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def process_id() -> int:
+    """This process's id, read once (and again after a fork) rather than by a system call per line."""
+    return _process_id
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text", stream=None) -> None:
-    # Our formats use neither the caller's file/line nor the thread: skip looking them up for every record
-    # (a worker writes two lines per job).
+    # Our formats use neither the caller's file/line, the thread nor the multiprocessing name: skip looking
+    # them up for every record (a worker writes two lines per job).
     logging._srcfile = None
     logging.logThreads = False
-    handler = logging.StreamHandler(stream or sys.stderr)
+    logging.logMultiprocessing = False
+    handler = EventStreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

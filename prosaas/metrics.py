@@ -10,6 +10,8 @@ import os
 import re
 from pathlib import Path
 
+from prosaas.logs import process_id
+
 _LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*_(\d+)\.db$")
 
 
@@ -21,8 +23,14 @@ def ensure_multiproc_dir(data_dir: Path) -> Path:
 
 
 def _metrics():
-    from prometheus_client import Counter, Gauge, Histogram
+    from prometheus_client import Counter, Gauge, Histogram, values
 
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and values.ValueClass is not _cached_pid_values[0]:
+        # Every update checks whether the process forked (a new pid means new files): asked of our cached
+        # pid (refreshed after each fork, prosaas.logs.process_id) rather than of a getpid system call; a
+        # worker updates five values per job. These are the process's first metrics, so no value of the
+        # default class shares their files.
+        _cached_pid_values[0] = values.ValueClass = values.MultiProcessValue(process_identifier=process_id)
     return {
         "jobs": Counter("prosaas_jobs_total", "Jobs processed, by actor, queue and outcome",
                         ["actor", "queue", "outcome"]),
@@ -39,6 +47,7 @@ def _metrics():
 
 
 _cache: dict | None = None
+_cached_pid_values: list = [None]
 
 
 def metrics() -> dict:
