@@ -19,6 +19,7 @@ from db import job_store
 from db.base import utcnow
 from db.job_statements import CLAIM_JOBS_BATCH, COMPLETE_JOBS_BATCH
 from db.group_commit import GroupCommitWriter, GroupWriteFailed, Write
+from db.job_write_trip import JobWriteTrip
 from db.models.core import BackgroundJob, JobStatus
 
 CLAIM = "claim"
@@ -64,7 +65,29 @@ class JobWriteBatcher(GroupCommitWriter[JobWrite]):
     thread_name = "job-write-batcher"
 
     def __init__(self, database, *, max_batch: int = 256):
+        self.trip = JobWriteTrip(lambda: database.relaxed_engine)
         super().__init__(database, relaxed_durability=True, max_batch=max_batch)
+
+    def _reset_process_state(self) -> None:
+        super()._reset_process_state()
+        self.trip.forget_after_fork()
+
+    def close(self, timeout: float = 10.0) -> None:
+        super().close(timeout)
+        self.trip.close()
+
+    def handle_batch(self, batch: list[JobWrite]) -> None:
+        """Claims and completions (nearly every batch) in one round trip (db/job_write_trip.py); a batch with
+        a failure or a retry in one SQLAlchemy transaction."""
+        if any(write.kind not in (CLAIM, COMPLETED) for write in batch):
+            super().handle_batch(batch)
+            return
+        try:
+            write_in_one_trip(self.trip, self.database, batch, utcnow())
+        except Exception as exc:
+            if len(batch) == 1 or not self.retry_alone_after(exc):
+                raise
+            self._write_one_by_one(batch)
 
     def claim(self, job_id: str, *, worker: str, stale_before: dt.datetime) -> job_store.Claim:
         """Mark the job running for this delivery, or say why not (job_store.claim_for_run's answer)."""
@@ -95,7 +118,7 @@ class JobWriteBatcher(GroupCommitWriter[JobWrite]):
             from psycopg2.errors import TransactionRollbackError
         except ImportError:  # SQLite-only install: no batches there anyway
             return False
-        return isinstance(getattr(exc, "orig", None), TransactionRollbackError)
+        return isinstance(getattr(exc, "orig", exc), TransactionRollbackError)
 
     def write_alone(self, connection: Connection, write: JobWrite) -> None:
         """SQLite: one transaction per change in the caller, as job_store writes it."""
@@ -132,23 +155,49 @@ def _write_one_outcome(connection: Connection, write: JobWrite) -> None:
                              reason=write.fields["reason"], result=write.fields["result"])
 
 
-def _write_claims(connection: Connection, writes: list[JobWrite], now: dt.datetime) -> None:
-    """Claim each job once; every write not answered `run` is decided from the row as it now stands."""
+def write_in_one_trip(trip: JobWriteTrip, database, batch: list[JobWrite], now: dt.datetime) -> None:
+    """A batch of claims and completions: both UPDATEs in one query (one implicit transaction), then the
+    refused claims answered from their rows as they now stand."""
+    ordered = sorted(batch, key=lambda w: w.job_id)
+    completed = [w for w in ordered if w.kind == COMPLETED]
+    claims = [w for w in ordered if w.kind == CLAIM]
+    first = _first_claims(claims)
+    claimed = trip.write(now, [w.job_id for w in completed], [w.fields["encoded_result"] for w in completed],
+                         ((job_id, w.fields["worker"], w.fields["stale_before"]) for job_id, w in first.items()))
+    if claims:
+        def rows_of(job_ids):
+            with database.relaxed_engine.connect() as connection:
+                return _rows_by_id(connection, job_ids)
+        _answer_claims(claims, first, claimed, rows_of)
+
+
+def _first_claims(writes: list[JobWrite]) -> dict[str, JobWrite]:
     first: dict[str, JobWrite] = {}
     for write in writes:
         first.setdefault(write.job_id, write)  # a second delivery of the same job in this batch
+    return first
+
+
+def _answer_claims(writes: list[JobWrite], first: dict[str, JobWrite], claimed: set[str], rows_of) -> None:
+    """`run` for each job's first claim that updated its row; every other write is decided from the row."""
+    refused = [w for w in writes if not (w.job_id in claimed and first[w.job_id] is w)]
+    for write in (w for w in writes if w.job_id in claimed and first[w.job_id] is w):
+        write.answer = job_store.Claim(job_store.ClaimAction.RUN)
+    if refused:
+        rows = rows_of({w.job_id for w in refused})
+        for write in refused:
+            write.answer = job_store.refusal(rows.get(write.job_id))
+
+
+def _write_claims(connection: Connection, writes: list[JobWrite], now: dt.datetime) -> None:
+    """Claim each job once; every write not answered `run` is decided from the row as it now stands."""
+    first = _first_claims(writes)
     claimed = {row[0] for row in connection.exec_driver_sql(CLAIM_JOBS_BATCH, {
         "now": now, "ids": list(first),
         "workers": [w.fields["worker"] for w in first.values()],
         "stale": [w.fields["stale_before"] for w in first.values()],
     })}
-    refused = [w for w in writes if not (w.job_id in claimed and first[w.job_id] is w)]
-    for write in (w for w in writes if w.job_id in claimed and first[w.job_id] is w):
-        write.answer = job_store.Claim(job_store.ClaimAction.RUN)
-    if refused:
-        rows = _rows_by_id(connection, {w.job_id for w in refused})
-        for write in refused:
-            write.answer = job_store.refusal(rows.get(write.job_id))
+    _answer_claims(writes, first, claimed, lambda job_ids: _rows_by_id(connection, job_ids))
 
 
 def _rows_by_id(connection: Connection, job_ids: set[str]) -> dict[str, BackgroundJob]:

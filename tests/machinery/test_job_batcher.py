@@ -19,6 +19,7 @@ from sqlalchemy import text
 from db import job_store
 from db.base import new_id, utcnow
 from db.job_batcher import JobWriteBatcher, JobWriteFailed
+from db.job_write_trip import SESSION_PLAN_SETTINGS, JobWriteTrip
 from db.models.core import BackgroundJob, JobStatus
 from tests.machinery.helpers import job_row
 from tests.support.environment import REPO_ROOT
@@ -250,12 +251,32 @@ def test_batch_statements_find_rows_by_primary_key_however_many_are_queued(runti
             "SELECT 'plan-' || g, %(business)s, 'noop', 'noop', 'default', 'plan-' || g, 'queued', false, "
             "0, 0, 0, 0, 0, '{}', now(), now() FROM generate_series(1, 5000) AS g", {"business": business.id})
         ids = [f"plan-{n}" for n in range(1, 51)]
-        connection.exec_driver_sql(PLAN_BY_PRIMARY_KEY)  # what every batch transaction starts with
         plans = {
             "claim": (_CLAIM_SQL, {"now": now, "ids": ids, "workers": [WORKER] * 50, "stale": [now] * 50}),
             "complete": (_COMPLETE_SQL, {"now": now, "ids": ids, "results": [None] * 50}),
         }
-        for name, (sql, params) in plans.items():
-            plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, params))
-            assert "pk_background_jobs" in plan and "ix_background_jobs_status" not in plan, f"{name}:\n{plan}"
+        # What a batch transaction starts with, and what the batcher's own connection (one round trip) is set to.
+        for settings in (PLAN_BY_PRIMARY_KEY, SESSION_PLAN_SETTINGS):
+            connection.exec_driver_sql("RESET ALL")
+            connection.exec_driver_sql(settings)
+            for name, (sql, params) in plans.items():
+                plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, params))
+                assert "pk_background_jobs" in plan and "ix_background_jobs_status" not in plan, f"{name}:\n{plan}"
         transaction.rollback()
+
+
+@postgres_only
+def test_one_round_trip_commits_completions_and_claims_together_or_not_at_all(runtime, business):
+    """The two UPDATEs go as one query, i.e. one implicit transaction: a claim part that fails leaves the
+    completions unwritten too, and the connection serves the next batch."""
+    trip = JobWriteTrip(lambda: runtime.database.relaxed_engine)
+    running, queued, other = make_jobs(runtime, business, 3)
+    assert trip.write(utcnow(), [], [], [(running, WORKER, stale_before())]) == {running}
+    with pytest.raises(Exception, match="timestamp"):
+        trip.write(utcnow(), [running], ['{"ok": true}'], [(queued, WORKER, "not a timestamp")])
+    assert job_row(running).status == "running" and job_row(queued).status == "queued"
+    assert trip.write(utcnow(), [running], ['{"ok": true}'], [(queued, WORKER, stale_before()),
+                                                              (other, WORKER, stale_before())]) == {queued, other}
+    assert (job_row(running).status, job_row(running).result) == ("completed", {"ok": True})
+    assert job_row(queued).status == job_row(other).status == "running"
+    trip.close()
