@@ -15,8 +15,9 @@ from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 from periodiq import PeriodiqMiddleware
 
-from prosaas.gevent_support import patch_psycopg_if_gevent
+from prosaas.gevent_support import gevent_active, patch_psycopg_if_gevent
 from prosaas.log_redaction import install_message_redaction
+from prosaas.log_handler import gather_lines_per_loop_turn
 from prosaas.logs import configure_logging
 from prosaas.metrics import ensure_multiproc_dir
 from prosaas.job_history import HistoryRecorder
@@ -168,6 +169,8 @@ def prepare_worker_process(settings: Settings) -> None:
         # Straight to the role's own stderr (sys.__stderr__), not through the pipe Dramatiq's parent process
         # relays line by line: two log lines per job cost a third process a read and a write each.
         configure_logging(settings.log_level, settings.log_format, stream=sys.__stderr__)
+        if gevent_active():
+            gather_lines_per_loop_turn()  # one write per loop turn, not per line (prosaas/log_handler.py)
 
 
 def middleware_of(broker, kind):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import redis
 
 from db.batching import Batcher, Item
+from prosaas.log_handler import flush_gathered_lines
 
 
 @dataclass(eq=False)
@@ -40,6 +41,7 @@ class AckBatcher(Batcher[Ack]):
             raise kind(f"ack of {redis_message_id} failed: {item.error}") from item.error
 
     def handle_batch(self, batch: list[Ack]) -> None:
+        flush_gathered_lines()  # the acked jobs' log lines are written before their acks leave
         by_queue: dict[str, list[str]] = {}
         for item in batch:
             by_queue.setdefault(item.queue_name, []).append(item.redis_message_id)

@@ -21,6 +21,8 @@ import time
 import traceback
 from typing import Any, Optional
 
+from prosaas.log_handler import EventStreamHandler
+
 EVENT_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 # key=%s, key="%s", key=%d, key=%.1f ... in a format string: one field per placeholder.
 TEMPLATE_FIELD = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)=("?)(%[-#0 +]*\d*(?:\.\d+)?[sdifrx])\2(?=\s|$)')
@@ -219,26 +221,6 @@ class TextFormatter(logging.Formatter):
 
     def formatStack(self, stack_info: str) -> str:
         return "\n".join("  " + escape_text(line) for line in stack_info.splitlines())
-
-
-class EventStreamHandler(logging.StreamHandler):
-    """The roles' handler: a StreamHandler that also writes log_event's events without a LogRecord."""
-
-    def write_event(self, level: int, logger_name: str, event: str, fields: dict) -> bool:
-        """Format and write one event line; False if this handler's formatter cannot (a custom one)."""
-        format_event = getattr(self.formatter, "format_event", None)
-        line = format_event(time.time(), level, logger_name, event, fields) if format_event else None
-        if line is None:
-            return False
-        with self.lock:
-            try:
-                self.stream.write(line + self.terminator)
-                self.stream.flush()
-            except RecursionError:
-                raise
-            except Exception:  # as logging does: a failed write never fails the caller
-                self.handleError(logging.makeLogRecord({"msg": event, "levelno": level, "name": logger_name}))
-        return True
 
 
 _process_id = os.getpid()

@@ -7,6 +7,7 @@ import time
 from dramatiq.errors import Retry
 from dramatiq.middleware import Middleware
 
+from prosaas.log_handler import gather_lines_per_loop_turn
 from prosaas.logs import log_event
 from prosaas.middleware.retries import failure_reason
 
@@ -62,6 +63,9 @@ class JobLog(Middleware):
             log_event(log, logging.INFO if isinstance(exception, Retry) else logging.WARNING, "JOB_RETRY",
                       actor=message.actor_name, **_ids(message), retries=message.options.get("retries", 0),
                       reason=failure_reason(exception), error=str(exception)[:300])
+
+    def after_worker_shutdown(self, broker, worker):
+        gather_lines_per_loop_turn(False)  # the last gathered lines out; a worker process ends without atexit
 
     def after_skip_message(self, broker, message):
         self.started.pop(message.message_id, None)
