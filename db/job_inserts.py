@@ -30,6 +30,7 @@ class JobInsertWriter(GroupCommitWriter[JobInsert]):
     """
 
     thread_name = "job-insert-writer"
+    batch_is_one_statement = True  # write_batch: one multi-row INSERT
 
     def __init__(self, database, *, max_batch: int = 256):
         super().__init__(database, relaxed_durability=False, max_batch=max_batch)

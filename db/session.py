@@ -42,6 +42,7 @@ class Database:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._relaxed_engine: Engine | None = None  # PostgreSQL: connections with synchronous_commit off
+        self._autocommit_engine: Engine | None = None  # PostgreSQL: each statement its own transaction
         self._pid = None
         self._sessionmaker = None
 
@@ -54,10 +55,10 @@ class Database:
         if self._engine is None or self._pid != os.getpid():
             with self._lock:
                 if self._engine is None or self._pid != os.getpid():
-                    for inherited in (self._engine, self._relaxed_engine):
+                    for inherited in (self._engine, self._relaxed_engine, self._autocommit_engine):
                         if inherited is not None:
                             inherited.dispose(close=False)  # the parent's sockets stay the parent's
-                    self._relaxed_engine = None
+                    self._relaxed_engine = self._autocommit_engine = None
                     self._engine = self._make_engine()
                     self._sessionmaker = sessionmaker(self._engine, expire_on_commit=False)
                     self._pid = os.getpid()
@@ -75,18 +76,32 @@ class Database:
                     self._relaxed_engine = self._make_engine(relaxed=True)
         return self._relaxed_engine
 
-    def _make_engine(self, *, relaxed: bool = False) -> Engine:
+    @property
+    def autocommit_engine(self) -> Engine:
+        """PostgreSQL connections in autocommit: a statement is its own (durable) transaction, no BEGIN/COMMIT."""
+        engine = self.engine  # re-creates them all after a fork
+        if self.is_sqlite:
+            return engine
+        if self._autocommit_engine is None:
+            with self._lock:
+                if self._autocommit_engine is None:
+                    self._autocommit_engine = self._make_engine(autocommit=True)
+        return self._autocommit_engine
+
+    def _make_engine(self, *, relaxed: bool = False, autocommit: bool = False) -> Engine:
         if self.is_sqlite:
             engine = create_engine(self.url, connect_args={"timeout": 15, "check_same_thread": False})
             event.listen(engine, "connect", _tune_sqlite)
             return engine
-        pool_size = min(self.pool_size, 4) if relaxed else self.pool_size  # relaxed: few hot writers
+        pool_size = min(self.pool_size, 4) if relaxed or autocommit else self.pool_size  # few hot writers
+        # Autocommit set once per connection at connect (not per checkout, which costs a SET on return).
+        options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
         return create_engine(
             self.url, pool_size=pool_size, max_overflow=pool_size * 2,
             # No pre-ping round trip per checkout: a connection found dead raises once and
             # SQLAlchemy then invalidates the whole pool (the job retries / the API answers 503).
             pool_pre_ping=False, pool_recycle=1800, pool_timeout=10,
-            connect_args={"options": "-c synchronous_commit=off"} if relaxed else {},
+            connect_args={"options": "-c synchronous_commit=off"} if relaxed else {}, **options,
         )
 
     @contextlib.contextmanager
@@ -115,12 +130,26 @@ class Database:
         with (self.relaxed_engine if relaxed_durability else self.engine).begin() as connection:
             yield connection
 
+    @contextlib.contextmanager
+    def single_statements(self) -> Iterator[Connection]:
+        """A Core connection whose every statement commits on its own (PostgreSQL autocommit, durably).
+
+        For a write that is ONE statement (a multi-row INSERT is atomic by itself): one round trip instead of
+        BEGIN, the statement and COMMIT. On SQLite, a transaction as `transaction()` gives.
+        """
+        if self.is_sqlite:
+            with self.transaction() as connection:
+                yield connection
+            return
+        with self.autocommit_engine.connect() as connection:
+            yield connection
+
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("select 1"))
 
     def dispose(self) -> None:
-        for engine in (self._engine, self._relaxed_engine):
+        for engine in (self._engine, self._relaxed_engine, self._autocommit_engine):
             if engine is not None:
                 engine.dispose()
-        self._engine = self._relaxed_engine = None
+        self._engine = self._relaxed_engine = self._autocommit_engine = None

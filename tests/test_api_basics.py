@@ -55,7 +55,8 @@ def test_bad_input_never_enqueues(client, business, runtime, clean_queues):
     client.simulate_post("/api/diagnostics/ping", json={"steps": "many"}, headers=business.headers)
     assert queue_counts(runtime)["default"]["ready"] == 0
     answer = client.simulate_post("/api/diagnostics/ping", json={"steps": 1}, headers=business.headers)
-    assert answer.status_code == 202 and answer.json["job_id"]
+    assert answer.status_code == 202 and answer.json == {"job_id": answer.json["job_id"], "status": "queued"}
+    assert answer.headers["content-type"] == "application/json" and answer.json["job_id"]
     assert queue_counts(runtime)["default"]["ready"] == 1
     job = client.simulate_get(f"/api/jobs/{answer.json['job_id']}", headers=business.headers).json
     assert job["status"] == "queued" and job["type"] == "diagnostic"

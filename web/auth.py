@@ -7,6 +7,7 @@ Unknown tokens are counted per client address and locked out after too many (web
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from typing import Optional
 
@@ -69,33 +70,47 @@ class AuthMiddleware:
             raise falcon.HTTPUnauthorized(title="Unauthorized",
                                           description="Send 'Authorization: Bearer <API key>'.",
                                           challenges=["Bearer"])
-        known = self._businesses.get(token)
+        digest = req.context.api_key_hash = hash_api_key(token)  # once per request (the rate limit reuses it)
+        known = self._businesses.get(digest)
         if known is None:
-            with self.runtime.database.session() as session:
-                business = business_for_key(session, token)
-                if business is not None and business.disabled_at is not None:
-                    raise falcon.HTTPUnauthorized(title="Unauthorized", description="This business is disabled.",
-                                                  challenges=["Bearer"])
-                known = (business.id, business.timezone) if business is not None else None
+            # One database lookup per key at a time: when a busy key's entry expires, the requests in flight
+            # wait for the first one's answer instead of each taking a connection for the same row.
+            with self._businesses.lookup_lock(digest):
+                known = self._businesses.get(digest)
+                if known is None:
+                    known = self._look_up(token)
+                    if known is not None:
+                        self._businesses.put(digest, known)
             if known is None:
                 # A guess (of the admin token or a key): counted, and refused faster once there were too many.
                 self.failures.refuse_if_locked(req)
                 self.failures.record_failure(req, "bearer")
                 raise falcon.HTTPUnauthorized(title="Unauthorized", description="Unknown API key.",
                                               challenges=["Bearer"])
-            self._businesses.put(token, known)
         if mode == "admin":
             raise falcon.HTTPForbidden(title="Forbidden", description="This endpoint needs the admin token.")
         req.context.business_id, req.context.business_timezone = known
 
+    def _look_up(self, token: str) -> Optional[tuple]:
+        """(business id, timezone) of the key's business; None for an unknown key; 401 for a disabled one."""
+        with self.runtime.database.session() as session:
+            business = business_for_key(session, token)
+            if business is not None and business.disabled_at is not None:
+                raise falcon.HTTPUnauthorized(title="Unauthorized", description="This business is disabled.",
+                                              challenges=["Bearer"])
+            return (business.id, business.timezone) if business is not None else None
+
 
 class KeyCache:
-    """API key -> (business id, timezone) for a few seconds, sparing a database round trip per request.
+    """API key hash -> (business id, timezone) for a few seconds, sparing a database round trip per request.
 
-    Only known keys are cached (an unknown key always asks the database); keys are held by hash. The
-    cache empties itself when `revision()` changes (a key rotated or a business disabled anywhere),
-    which it asks at most once per `revision_check_seconds`.
+    Only known keys are cached (an unknown key always asks the database); keys are held by hash
+    (`hash_api_key`). The cache empties itself when `revision()` changes (a key rotated or a business disabled
+    anywhere), which it asks at most once per `revision_check_seconds`, from one request: the others go on
+    with the cache meanwhile.
     """
+
+    LOOKUP_LOCKS = 64  # lookups of different keys proceed in parallel unless they share one of these
 
     def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000, *, revision=None,
                  revision_check_seconds: float = 1.0):
@@ -105,30 +120,37 @@ class KeyCache:
         self._revision = revision
         self._revision_check = revision_check_seconds
         self._revision_seen: tuple[float, object] = (0.0, None)
+        self._lookup_locks = [threading.Lock() for _ in range(self.LOOKUP_LOCKS)]
 
     def _drop_if_keys_changed(self) -> None:
+        now = time.monotonic()
         checked_at, seen = self._revision_seen
-        if self._revision is None or time.monotonic() - checked_at < self._revision_check:
+        if self._revision is None or now - checked_at < self._revision_check:
             return
+        self._revision_seen = (now, seen)  # before asking: the requests arriving meanwhile do not ask as well
         try:
             current = self._revision()
         except Exception:  # Redis down: the TTL still bounds how long a changed key is honoured
             return
         if current != seen:
             self._entries.clear()
-        self._revision_seen = (time.monotonic(), current)
+        self._revision_seen = (now, current)
 
-    def get(self, key: str):
+    def get(self, digest: str):
         self._drop_if_keys_changed()
-        entry = self._entries.get(hash_api_key(key))
+        entry = self._entries.get(digest)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
-    def put(self, key: str, value: tuple) -> None:
+    def put(self, digest: str, value: tuple) -> None:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[hash_api_key(key)] = (time.monotonic() + self.ttl, value)
+        self._entries[digest] = (time.monotonic() + self.ttl, value)
+
+    def lookup_lock(self, digest: str) -> threading.Lock:
+        """The lock a database lookup of this key holds (the same for every request with this key)."""
+        return self._lookup_locks[int(digest[:8], 16) % self.LOOKUP_LOCKS]
 
 
 def is_admin_token(candidate: Optional[str], admin_token: str) -> bool:

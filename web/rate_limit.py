@@ -33,7 +33,7 @@ class ApiRateLimitMiddleware:
         if token is None:
             return
         try:
-            decision = self.limiter.take("api", hash_api_key(token))
+            decision = self.limiter.take("api", req.context.get("api_key_hash") or hash_api_key(token))
         except redis.RedisError as exc:
             log.warning("API_RATE_UNCHECKED business_id=%s error=%s", req.context.business_id, type(exc).__name__)
             return

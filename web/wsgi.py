@@ -15,5 +15,7 @@ broker = install_broker(runtime)  # before web.app imports `actors`, which are d
 
 from web.app import create_app  # noqa: E402
 from web.limits import close_when_asked  # noqa: E402
+from web.startup_gc import freeze_startup_objects  # noqa: E402
 
 app = close_when_asked(create_app(runtime, broker))
+freeze_startup_objects()  # last: the app's objects are start-up objects too

@@ -89,3 +89,30 @@ def test_a_database_error_fails_every_request_of_the_batch_with_its_cause(runtim
     with pytest.raises(GroupWriteFailed) as raised:
         writer.insert(row_for(business.id))
     assert "no_such_database_here" in str(raised.value.__cause__)
+
+
+class CommittedProbe(JobInsertWriter):
+    """Looks from another connection, right after the batch's INSERT returns, at which of its rows are visible."""
+
+    def __init__(self, database):
+        super().__init__(database)
+        self.visible_after_statement: list[tuple[int, int]] = []  # (rows seen, rows written) per batch
+
+    def write_batch(self, connection, batch):
+        super().write_batch(connection, batch)
+        ids = [write.row["id"] for write in batch]
+        with self.database.engine.connect() as other:
+            found = other.execute(text("SELECT count(*) FROM background_jobs WHERE id = ANY(:ids)"), {"ids": ids})
+            self.visible_after_statement.append((found.scalar(), len(ids)))
+
+
+@postgres_only
+def test_a_batch_is_committed_by_its_insert_alone(runtime, business):
+    # One round trip per batch: no BEGIN before the INSERT, no COMMIT after it (autocommit, still durable).
+    writer = CommittedProbe(runtime.database)
+    rows = [row_for(business.id) for _ in range(20)]
+    outcome, threads = insert_in_threads(writer, rows)
+    for thread in threads:
+        thread.join(60)
+    assert all(not isinstance(v, Exception) for v in outcome.values()), outcome
+    assert writer.visible_after_statement and all(seen == written for seen, written in writer.visible_after_statement)

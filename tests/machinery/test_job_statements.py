@@ -111,6 +111,9 @@ def test_insert_twins_agree(postgres, business):
                                queue="default", message_id=f"{copy[0]}{tag}i{n}",
                                args={"n": n, "nested": {"x": [1, None]}} if n else {})
                    for n in range(3)] for copy in ("single", "batch")}
+    for copy in rows.values():  # text that needs escaping, in a column and in the JSON arguments
+        copy[2]["type"] = "it's \\ \"quoted\" é 😀"
+        copy[2]["args"] = {"text": "tab\tnew line\n' \" \\ é 😀", "big": 2 ** 62, "float": 0.1, "flag": True}
     for row in rows["batch"]:
         row["created_at"] = row["updated_at"] = NOW
     for row in rows["single"]:
@@ -122,6 +125,7 @@ def test_insert_twins_agree(postgres, business):
     single = read(postgres, {str(n): row["id"] for n, row in enumerate(rows["single"])})
     batch = read(postgres, {str(n): row["id"] for n, row in enumerate(rows["batch"])})
     assert single == batch and single["1"]["args"] == {"n": 1, "nested": {"x": [1, None]}}
+    assert batch["2"]["type"] == rows["batch"][2]["type"] and batch["2"]["args"] == rows["batch"][2]["args"]
 
 
 def test_no_code_but_the_job_statements_changes_a_job_row():

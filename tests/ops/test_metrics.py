@@ -97,3 +97,23 @@ def test_a_killed_process_live_gauge_is_dropped_at_scrape_time(client, admin_hea
     text = client.simulate_get("/metrics", headers=admin_headers).text
     assert 'actor="ghost_actor"' not in text
     assert sweep_dead_processes() == []  # already swept by the scrape
+
+
+def test_each_request_is_counted_under_its_own_route_method_and_status(client, business, admin_headers,
+                                                                       clean_queues):
+    def scrape_here():
+        answer = client.simulate_get("/metrics", headers=admin_headers)
+        assert answer.status_code == 200, answer.text
+        return samples(answer.text)
+
+    route = "/api/diagnostics/ping"
+    before = scrape_here()
+    for body in ({}, {"steps": -1}, {}, {"steps": -1}, {}):  # the series alternate: each kept one counts right
+        client.simulate_post(route, json=body, headers=business.headers)
+    after = scrape_here()
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+    assert grew("prosaas_http_requests_total", route=route, method="POST", status="202") == 3
+    assert grew("prosaas_http_requests_total", route=route, method="POST", status="422") == 2
+    assert grew("prosaas_http_request_duration_seconds_count", route=route) == 5

@@ -36,4 +36,6 @@ class Ping:
         """Enqueue a diagnostic job; follow it at /api/jobs/{job_id}."""
         enqueued = start_ping(req.context.business_id, **json.model_dump())
         resp.status = falcon.HTTP_202
-        resp.media = {"job_id": enqueued.job_id, "status": enqueued.status}
+        # The declared model itself, not a dict: valid as built, so spectree only serializes it (pydantic's
+        # encoder) where it would validate a dict against the model, then falcon encode it again.
+        resp.media = Accepted(job_id=enqueued.job_id, status=enqueued.status)
