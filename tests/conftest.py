@@ -233,3 +233,24 @@ def pytest_collection_modifyitems(config, items):
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+@pytest.fixture
+def roles_logging():
+    """configure_logging(level INFO, format) into a buffer, as the roles set it up; returns the buffer. The root
+    logger's handlers and level are restored afterwards."""
+    import io
+    import logging
+
+    from prosaas.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+
+    def configure(fmt: str) -> io.StringIO:
+        buffer = io.StringIO()
+        configure_logging("INFO", fmt, stream=buffer)
+        return buffer
+    yield configure
+    root.handlers[:], level = saved
+    root.setLevel(level)

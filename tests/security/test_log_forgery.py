@@ -6,7 +6,6 @@ The formatters are driven through configure_logging (the roles' own set-up); the
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import logging
 import re
@@ -14,26 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from prosaas.logs import configure_logging, log_event
+from prosaas.logs import log_event
 from tests.support.processes import start_web, wait_for
 
 HOSTILE = "x\nFORGED_EVENT remote=1.2.3.4 level=ERROR\r\x00\u2028y"
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \[\d+\] \S+: ")
-
-
-@pytest.fixture
-def captured():
-    """Log records as the roles write them, into a buffer; the root handler is restored afterwards."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-
-    def capture(fmt: str) -> io.StringIO:
-        buffer = io.StringIO()
-        configure_logging("INFO", fmt, stream=buffer)
-        return buffer
-    yield capture
-    root.handlers[:], level = saved
-    root.setLevel(level)
 
 
 def _emit_hostile(log: logging.Logger) -> None:
@@ -47,8 +31,8 @@ def _emit_hostile(log: logging.Logger) -> None:
         log.exception("HTTP_500 method=%s path=%s", "GET", HOSTILE)
 
 
-def test_text_mode_no_value_starts_a_line(captured):
-    buffer = captured("text")
+def test_text_mode_no_value_starts_a_line(roles_logging):
+    buffer = roles_logging("text")
     _emit_hostile(logging.getLogger("prosaas.test"))
     lines = buffer.getvalue().splitlines()
     assert lines
@@ -59,8 +43,8 @@ def test_text_mode_no_value_starts_a_line(captured):
     assert 'job_id="x\\nFORGED_EVENT remote=1.2.3.4 level=ERROR' in lines[0]
 
 
-def test_json_mode_never_lets_a_value_replace_a_reserved_key(captured):
-    buffer = captured("json")
+def test_json_mode_never_lets_a_value_replace_a_reserved_key(roles_logging):
+    buffer = roles_logging("json")
     _emit_hostile(logging.getLogger("prosaas.test"))
     records = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert len(records) == 5

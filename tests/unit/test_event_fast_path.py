@@ -8,25 +8,10 @@ import logging
 
 import pytest
 
-from prosaas.logs import EventStreamHandler, JsonFormatter, TextFormatter, configure_logging, log_event
+from prosaas.logs import EventStreamHandler, JsonFormatter, TextFormatter, log_event
 
 FIELDS = {"queue": "default", "job_id": "j-1", "attempt": 2, "error": 'bad "quote"\nnext', "none": None,
           "ts": "1999"}
-
-
-@pytest.fixture
-def roles_logging():
-    """configure_logging into a buffer, as the roles do; the root handler and level are restored afterwards."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-
-    def configure(fmt: str) -> io.StringIO:
-        buffer = io.StringIO()
-        configure_logging("INFO", fmt, stream=buffer)
-        return buffer
-    yield configure
-    root.handlers[:], level = saved
-    root.setLevel(level)
 
 
 def _through_a_record(fmt: str, created: float) -> str:
