@@ -9,11 +9,16 @@ from prosaas.logs import escape_text
 
 
 class EscapedAtoms(SafeAtoms):
-    """Gunicorn's atoms (quotes already escaped) with control characters escaped too: no value starts a line."""
+    """Gunicorn's atoms with control characters escaped, and quotes as SafeAtoms escapes them: no value starts
+    a line. Each atom is escaped when the format reads it: the atoms hold every request and response header
+    and every environ entry (dozens), the format reads five."""
 
     def __init__(self, atoms):
-        super().__init__({key: escape_text(value) if isinstance(value, str) else value
-                          for key, value in atoms.items()})
+        dict.__init__(self, atoms)
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)  # SafeAtoms: `{header}` names case-insensitive, '-' when absent
+        return escape_text(value).replace('"', '\\"') if isinstance(value, str) else value
 
 
 class AccessLogger(Logger):
