@@ -76,15 +76,28 @@ class JobWriteTrip:
             raise
 
     def _open(self):
-        if self._connection is None or self._connection.closed:
-            fairy = self._engine_of().raw_connection()
+        """The connection, opened if needed. After the server restarted, the pool may still hold connections
+        to the old one: each found dead is closed and the next taken (a fresh one at the latest), so one
+        batch, not one caller's retry per dead connection, gets past them."""
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        engine = self._engine_of()
+        attempts = engine.pool.size() + 2  # the pool keeps at most size() idle connections
+        for attempt in range(attempts):
+            fairy = engine.raw_connection()
             fairy.detach()  # this connection is the batcher's alone, never handed back to the pool
             connection = fairy.dbapi_connection
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute(SESSION_PLAN_SETTINGS)
+            try:
+                connection.autocommit = True
+                with connection.cursor() as cursor:
+                    cursor.execute(SESSION_PLAN_SETTINGS)
+            except Exception:
+                connection.close()
+                if attempt == attempts - 1:
+                    raise
+                continue
             self._connection = connection
-        return self._connection
+            return connection
 
 
 def _usable(connection) -> bool:

@@ -54,6 +54,9 @@ def test_postgres_restart_jobs_retry_and_complete_api_answers_503(tmp_logs, work
         try:
             wait_for(lambda: all_completed(database, every_job), 150, interval=1, what="every accepted job completed")
         except AssertionError:
+            print("NOT COMPLETED:", [(r.id, r.status, r.attempts, r.error_reason, r.worker, (r.error or "")[:200])
+                                     for r in rows(database, every_job) if r.status != "completed"],
+                  "NO ROW:", sorted(set(every_job) - {r.id for r in rows(database, every_job)}))
             print("WORKER LOG (tail):", "\n".join(worker.log().splitlines()[-60:]))
             import os
             if os.environ.get("CHAOS_KEEP_LOGS"):
