@@ -41,13 +41,18 @@ def insert_in_threads(writer, rows) -> dict[str, object]:
     return outcome, threads
 
 
-def test_rows_from_many_threads_are_all_committed_and_answered(runtime, business):
-    writer = JobInsertWriter(runtime.database)
-    rows = [row_for(business.id) for _ in range(200)]
+def insert_all_in_threads(writer, rows) -> None:
+    """Insert every row from its own thread; each insert must succeed."""
     outcome, threads = insert_in_threads(writer, rows)
     for thread in threads:
         thread.join(60)
     assert all(not isinstance(v, Exception) for v in outcome.values()), outcome
+
+
+def test_rows_from_many_threads_are_all_committed_and_answered(runtime, business):
+    writer = JobInsertWriter(runtime.database)
+    rows = [row_for(business.id) for _ in range(200)]
+    insert_all_in_threads(writer, rows)
     for row in rows:
         stored = job_row(row["id"])
         assert stored.status == "queued" and stored.business_id == business.id and stored.args == {"n": 1}
@@ -111,8 +116,5 @@ def test_a_batch_is_committed_by_its_insert_alone(runtime, business):
     # One round trip per batch: no BEGIN before the INSERT, no COMMIT after it (autocommit, still durable).
     writer = CommittedProbe(runtime.database)
     rows = [row_for(business.id) for _ in range(20)]
-    outcome, threads = insert_in_threads(writer, rows)
-    for thread in threads:
-        thread.join(60)
-    assert all(not isinstance(v, Exception) for v in outcome.values()), outcome
+    insert_all_in_threads(writer, rows)
     assert writer.visible_after_statement and all(seen == written for seen, written in writer.visible_after_statement)
