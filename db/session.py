@@ -67,26 +67,23 @@ class Database:
     @property
     def relaxed_engine(self) -> Engine:
         """PostgreSQL connections whose commits do not wait for the WAL flush (the same engine on SQLite)."""
-        engine = self.engine  # re-creates both after a fork
-        if self.is_sqlite:
-            return engine
-        if self._relaxed_engine is None:
-            with self._lock:
-                if self._relaxed_engine is None:
-                    self._relaxed_engine = self._make_engine(relaxed=True)
-        return self._relaxed_engine
+        return self._variant_engine("_relaxed_engine", relaxed=True)
 
     @property
     def autocommit_engine(self) -> Engine:
         """PostgreSQL connections in autocommit: a statement is its own (durable) transaction, no BEGIN/COMMIT."""
+        return self._variant_engine("_autocommit_engine", autocommit=True)
+
+    def _variant_engine(self, attribute: str, **options) -> Engine:
+        """A second engine of this process, made on first use (the main engine on SQLite)."""
         engine = self.engine  # re-creates them all after a fork
         if self.is_sqlite:
             return engine
-        if self._autocommit_engine is None:
+        if getattr(self, attribute) is None:
             with self._lock:
-                if self._autocommit_engine is None:
-                    self._autocommit_engine = self._make_engine(autocommit=True)
-        return self._autocommit_engine
+                if getattr(self, attribute) is None:
+                    setattr(self, attribute, self._make_engine(**options))
+        return getattr(self, attribute)
 
     def _make_engine(self, *, relaxed: bool = False, autocommit: bool = False) -> Engine:
         if self.is_sqlite:
