@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -24,7 +25,7 @@ from db.models.core import BackgroundJob, JobControl, JobStatus
 from prosaas.accept import AcceptWriter
 from prosaas.dead_letters import discard_dead_letter
 from prosaas.errors import BrokerUnavailable, error_class
-from prosaas.middleware.tracking import HandedOn, current_job_id
+from prosaas.middleware.tracking import HandedOn, current_job_id, current_job_started
 from prosaas.queue_stats import consumer_map, live_workers
 
 log = logging.getLogger("prosaas.jobs")
@@ -209,16 +210,22 @@ class JobProgress:
     'pause' | 'cancel' | None   # a control request the batch job should honour now
     """
 
-    def __init__(self, job_id: str, broker):
+    def __init__(self, job_id: str, broker, *, started: Optional[float] = None):
         self.job_id = job_id
         self.broker = broker
         self.database = broker.runtime.database
+        #: time.monotonic() when this message's run began (its time limit counts from then)
+        self.started = time.monotonic() if started is None else started
 
     @classmethod
     def current(cls) -> Optional["JobProgress"]:
         """The job of the message this worker thread is processing, on the worker's broker; None if untracked."""
         job_id = current_job_id.get()
-        return cls(job_id, dramatiq.get_broker()) if job_id else None
+        return cls(job_id, dramatiq.get_broker(), started=current_job_started.get()) if job_id else None
+
+    def elapsed(self) -> float:
+        """Seconds since this message's run began: what its time limit has already used up."""
+        return time.monotonic() - self.started
 
     def load(self) -> BackgroundJob:
         with self.database.session() as session:

@@ -23,6 +23,10 @@ log = logging.getLogger("prosaas.jobs")
 
 #: The job id of the message the current worker thread/greenlet is processing.
 current_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_job_id", default=None)
+#: When (time.monotonic()) that message's run began: just before Dramatiq's TimeLimit starts its own clock,
+#: so a job measuring its time left from here never thinks it has more than the limit gives it.
+current_job_started: contextvars.ContextVar[float | None] = contextvars.ContextVar("current_job_started",
+                                                                                   default=None)
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 OUTCOME_WRITE_DELAYS = (0.5, 1, 2, 4, 5, 5)  # seconds between attempts to record an outcome (database down)
@@ -64,7 +68,7 @@ class JobTracking(Middleware):
         self.worker_alive = worker_alive or (lambda name, heartbeat_at=None: True)
         self.writes = JobWriteBatcher(database)  # claims and outcomes of this process, group-committed
         self.running: dict[str, str] = {}  # message_id -> job_id, for heartbeats
-        self._tokens: dict[str, contextvars.Token] = {}
+        self._tokens: dict[str, tuple[contextvars.Token, contextvars.Token]] = {}
         # Deliveries skipped because their job had already finished: these messages are done for good, so
         # PruneRedeliveries (prosaas/worker_maintenance.py) drops their crash-redelivery counts too.
         self.skipped_as_finished: set[str] = set()
@@ -90,7 +94,7 @@ class JobTracking(Middleware):
             raise ClaimUnavailable(f"could not claim job {job_id}: the database is unreachable") from exc
         if claim.action is ClaimAction.RUN:
             self.running[message.message_id] = job_id
-            self._tokens[message.message_id] = current_job_id.set(job_id)
+            self._tokens[message.message_id] = (current_job_id.set(job_id), current_job_started.set(time.monotonic()))
             return
         if claim.action is ClaimAction.DEFER:
             delay = int(self.stale_after.total_seconds() * 1000 / 2 + random.randint(0, 1000))
@@ -104,12 +108,13 @@ class JobTracking(Middleware):
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         job_id = self.running.pop(message.message_id, None)
-        token = self._tokens.pop(message.message_id, None)
-        if token is not None:
-            try:
-                current_job_id.reset(token)
-            except ValueError:
-                current_job_id.set(None)
+        tokens = self._tokens.pop(message.message_id, None)
+        if tokens is not None:
+            for variable, token in zip((current_job_id, current_job_started), tokens):
+                try:
+                    variable.reset(token)
+                except ValueError:
+                    variable.set(None)
         if job_id is None:
             return
         if exception is None and isinstance(result, HandedOn):
