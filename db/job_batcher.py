@@ -53,8 +53,9 @@ class JobWriteBatcher(GroupCommitWriter[JobWrite]):
     """Claims and outcomes of job rows, written by one writer thread/greenlet per process in batches.
 
     Each call blocks until its change is committed (or raises JobWriteFailed, an SQLAlchemyError, when
-    the batch holding it failed), so callers keep the semantics of writing it themselves. Commits do not
-    wait for the WAL flush (job state changes, as before).
+    the batch holding it failed), so callers keep the semantics of writing it themselves. Commits wait for
+    the WAL flush, one per batch: a worker acks a message once its outcome is written, so an outcome not
+    yet on disk when PostgreSQL crashed would leave its row `running` with no message left to run it.
 
     >>> writes = JobWriteBatcher(database)
     >>> writes.claim(job_id, worker="host:123", stale_before=utcnow() - dt.timedelta(seconds=60)).action
@@ -65,8 +66,8 @@ class JobWriteBatcher(GroupCommitWriter[JobWrite]):
     thread_name = "job-write-batcher"
 
     def __init__(self, database, *, max_batch: int = 256):
-        self.trip = JobWriteTrip(lambda: database.relaxed_engine)
-        super().__init__(database, relaxed_durability=True, max_batch=max_batch)
+        self.trip = JobWriteTrip(lambda: database.engine)
+        super().__init__(database, relaxed_durability=False, max_batch=max_batch)
 
     def _reset_process_state(self) -> None:
         super()._reset_process_state()
@@ -166,7 +167,7 @@ def write_in_one_trip(trip: JobWriteTrip, database, batch: list[JobWrite], now: 
                          ((job_id, w.fields["worker"], w.fields["stale_before"]) for job_id, w in first.items()))
     if claims:
         def rows_of(job_ids):
-            with database.relaxed_engine.connect() as connection:
+            with database.engine.connect() as connection:
                 return _rows_by_id(connection, job_ids)
         _answer_claims(claims, first, claimed, rows_of)
 

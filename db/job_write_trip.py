@@ -3,8 +3,8 @@
 Through SQLAlchemy a batch took five: BEGIN, the plan settings, the completions' UPDATE, the claims' UPDATE
 and COMMIT. On this kind of machine each round trip is a send that wakes the server and a wait (a large
 share of a tracked job's CPU, bench/README.md). Here the job-write batcher keeps one connection of its own
-(autocommit, `synchronous_commit=off`, the plan settings set once for the session) and sends the two UPDATEs
-as one simple-protocol query: PostgreSQL runs the statements of one query string as ONE implicit transaction,
+(autocommit, the plan settings set once for the session) and sends the two UPDATEs as one simple-protocol
+query: PostgreSQL runs the statements of one query string as ONE implicit transaction,
 so the batch commits whole or not at all, as before. The claims' UPDATE comes last: its RETURNING is the
 query's result.
 
@@ -33,7 +33,7 @@ class JobWriteTrip:
     _inherited: list = []  # connections of a parent process: never closed nor used here
 
     def __init__(self, engine_of):
-        self._engine_of = engine_of  # () -> the relaxed engine (synchronous_commit=off connections)
+        self._engine_of = engine_of  # () -> the engine to take the connection from (durable commits)
         self._connection = None
 
     def forget_after_fork(self) -> None:

@@ -82,3 +82,47 @@ def test_postgres_restart_jobs_retry_and_complete_api_answers_503(tmp_logs, work
         worker.stop()
         database.dispose()
         postgres.close()
+
+
+def test_a_job_outcome_the_worker_was_told_is_written_survives_a_postgresql_crash(tmp_path):
+    """A worker acks a message once its job's outcome is written: that write must be durable, or a crash
+    right after it leaves the row `running` with no message left anywhere (the reconciler does not resend a
+    row its live worker holds), a job stuck until that worker exits. The WAL writer is slowed to 10 s so a
+    commit that does not wait for its flush is still only in memory when the server is killed."""
+    from db import job_store
+    from db.base import new_id, utcnow
+    from db.job_batcher import JobWriteBatcher
+
+    postgres = PrivatePostgres(settings={"wal_writer_delay": "10s"}).start()
+    database = writes = None
+    try:
+        url = postgres.create_database("prosaas_durable")
+        run_migrations(url, lock_dir=tmp_path)
+        database = Database(url)
+        with database.session() as session:
+            business, _key = create_business(session, "Durable outcomes")
+            business_id = business.id
+        job_ids = [new_id(), new_id()]
+        with database.session() as session:
+            for job_id in job_ids:
+                job_store.create_job(session, is_batch=False, job_id=job_id, business_id=business_id, type="ping",
+                                     actor_name="diagnostic_ping", queue="default", message_id=new_id(), args={})
+        writes = JobWriteBatcher(database)
+        stale_before = utcnow()
+        for job_id in job_ids:
+            assert writes.claim(job_id, worker="test:1", stale_before=stale_before).action == "run"
+        writes.finish(job_ids[0], status="completed", result={"ok": True})  # the one-trip path
+        writes.finish(job_ids[1], status="failed", error="boom", reason="RuntimeError")  # the transaction path
+        writes.close()
+        database.dispose()
+        postgres.stop("immediate")  # a crash: WAL still in shared memory is gone
+        postgres.start()
+        with database.session() as session:
+            found = {job_id: job_store.get_job(session, job_id).status for job_id in job_ids}
+        assert found == {job_ids[0]: "completed", job_ids[1]: "failed"}
+    finally:
+        if writes is not None:
+            writes.close()
+        if database is not None:
+            database.dispose()
+        postgres.close()

@@ -30,7 +30,9 @@ def postgres_bin_dir() -> Optional[Path]:
 class PrivatePostgres:
     """initdb + pg_ctl in a temp dir, trust auth on 127.0.0.1:<free port>. Runs as `postgres` when we are root."""
 
-    def __init__(self):
+    def __init__(self, settings: Optional[dict[str, str]] = None):
+        """settings: extra server settings (`-c name=value`), e.g. {"wal_writer_delay": "10s"}."""
+        self.settings = dict(settings or {})
         self.bin = postgres_bin_dir()
         if self.bin is None:
             raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
@@ -63,7 +65,8 @@ class PrivatePostgres:
             self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                       "--no-sync", "-E", "UTF8")
         options = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   f"-c max_connections=200 -c full_page_writes=off")
+                   f"-c max_connections=200 -c full_page_writes=off"
+                   + "".join(f" -c {name}={value}" for name, value in self.settings.items()))
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_path), "-o", options,
                   "-w", "-t", "60", "start")
         wait_for(self.is_up, 30, what=f"private postgres on {self.port}")
