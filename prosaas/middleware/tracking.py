@@ -29,7 +29,9 @@ current_job_started: contextvars.ContextVar[float | None] = contextvars.ContextV
                                                                                    default=None)
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
-OUTCOME_WRITE_DELAYS = (0.5, 1, 2, 4, 5, 5)  # seconds between attempts to record an outcome (database down)
+# Seconds between attempts to record an outcome. While the database is unreachable the last delay repeats
+# for as long as it takes; any other error gives up after these.
+OUTCOME_WRITE_DELAYS = (0.5, 1, 2, 4, 5, 5)
 
 
 class HandedOn:
@@ -120,16 +122,26 @@ class JobTracking(Middleware):
         if exception is None and isinstance(result, HandedOn):
             log.info("JOB_HANDED_ON job_id=%s message_id=%s", job_id, result.message_id)
             return
-        for delay in (*OUTCOME_WRITE_DELAYS, None):  # the work is done: keep trying to record it
+        # The work is done and its message is acked once this returns: keep trying to record the outcome. A
+        # database that is down holds this thread until it is back (the worker cannot claim anything else
+        # meanwhile); giving up would leave the row `running` with no message left to finish it. Stopped
+        # here, the worker never acks the message, so recovery runs the job again.
+        attempt = 0
+        while True:
             try:
                 self._record_outcome(job_id, message, result, exception)
+                if attempt:
+                    log.info("JOB_OUTCOME_RECORDED job_id=%s after_attempts=%d", job_id, attempt + 1)
                 return
             except SQLAlchemyError as exc:
-                if delay is None:
+                if attempt >= len(OUTCOME_WRITE_DELAYS) and not _database_unreachable(exc):
                     log.error("JOB_OUTCOME_NOT_RECORDED job_id=%s error=%s", job_id, _error_name(exc))
                     raise
-                log.warning("JOB_OUTCOME_WRITE_FAILED job_id=%s retry_in_s=%s error=%s", job_id, delay,
-                            _error_name(exc))
+                delay = OUTCOME_WRITE_DELAYS[min(attempt, len(OUTCOME_WRITE_DELAYS) - 1)]
+                if attempt < len(OUTCOME_WRITE_DELAYS) or attempt % 12 == 0:  # then about once a minute
+                    log.warning("JOB_OUTCOME_WRITE_FAILED job_id=%s attempt=%d retry_in_s=%s error=%s", job_id,
+                                attempt + 1, delay, _error_name(exc))
+                attempt += 1
                 time.sleep(delay)
 
     def _take_over(self, job_id: str, claim: job_store.Claim) -> job_store.Claim:
@@ -158,6 +170,20 @@ class JobTracking(Middleware):
         if job_id and message.failed:  # dead-lettered unrun (AgeLimit, `max_age`): the row must not stay queued
             self.writes.finish(job_id, status=JobStatus.FAILED, reason="max_age",
                                error="the message was older than its max_age when a worker took it")
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """A lost or refused connection (worth waiting out), not an error in the statement or its data."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+    cause = exc.__cause__ if isinstance(exc, JobWriteFailed) and exc.__cause__ is not None else exc
+    if isinstance(cause, (OperationalError, InterfaceError, DisconnectionError)):
+        return True
+    try:
+        import psycopg2
+    except ImportError:  # SQLite-only install
+        return False
+    return isinstance(cause, (psycopg2.OperationalError, psycopg2.InterfaceError))
 
 
 def _error_name(exc: BaseException) -> str:

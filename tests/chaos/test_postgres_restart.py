@@ -126,3 +126,60 @@ def test_a_job_outcome_the_worker_was_told_is_written_survives_a_postgresql_cras
         if database is not None:
             database.dispose()
         postgres.close()
+
+
+def test_an_outcome_is_written_once_postgresql_is_back_however_long_it_was_down(tmp_path):
+    """A job finished while PostgreSQL is down: its worker thread waits to record the outcome, however long the
+    outage. It used to give up after ~17 s; the message was then acked with the row still `running`, and no
+    message was left to finish it. Here the server stays down past that, then the row must end `completed`."""
+    import threading
+
+    from dramatiq import Message
+
+    from db import job_store
+    from db.base import new_id
+    from prosaas.middleware.tracking import JobTracking
+
+    postgres = PrivatePostgres().start()
+    database = tracking = None
+    try:
+        url = postgres.create_database("prosaas_outage")
+        run_migrations(url, lock_dir=tmp_path)
+        database = Database(url)
+        with database.session() as session:
+            business, _key = create_business(session, "Long outage")
+            business_id = business.id
+        job_id = new_id()
+        message = Message(queue_name="default", actor_name="diagnostic_ping", args=(),
+                          kwargs={"business_id": business_id}, options={"job_id": job_id})
+        with database.session() as session:
+            job_store.create_job(session, is_batch=False, job_id=job_id, business_id=business_id, type="ping",
+                                 actor_name="diagnostic_ping", queue="default", message_id=message.message_id,
+                                 args={})
+        tracking = JobTracking(database, stale_after_seconds=60)
+        tracking.before_process_message(None, message)  # claimed: the job runs
+        postgres.stop("immediate")  # ... and finishes while the database is down
+        recorded = {}
+
+        def finish():
+            try:
+                tracking.after_process_message(None, message, result={"ok": True})
+                recorded["at"] = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                recorded["error"] = exc
+
+        writer = threading.Thread(target=finish, daemon=True)
+        writer.start()
+        time.sleep(19)  # past the ~17 s after which the outcome used to be given up
+        assert "error" not in recorded, recorded
+        postgres.start()
+        writer.join(30)
+        assert not writer.is_alive() and "at" in recorded, recorded
+        with database.session() as session:
+            assert job_store.get_job(session, job_id).status == "completed"
+    finally:
+        if tracking is not None:
+            tracking.writes.close()
+        if database is not None:
+            database.dispose()
+        postgres.close()
