@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -21,6 +22,8 @@ from db.job_statements import CLAIM_JOBS_BATCH, COMPLETE_JOBS_BATCH
 from db.group_commit import GroupCommitWriter, GroupWriteFailed, Write
 from db.job_write_trip import JobWriteTrip
 from db.models.core import BackgroundJob, JobStatus
+
+log = logging.getLogger("prosaas.jobs")
 
 CLAIM = "claim"
 COMPLETED = JobStatus.COMPLETED
@@ -99,7 +102,7 @@ class JobWriteBatcher(GroupCommitWriter[JobWrite]):
         """Move the job to completed or failed (job_store.finish_job)."""
         if status not in (COMPLETED, FAILED):
             raise ValueError(f"finish() records completed or failed, not {status!r}")
-        encoded = json.dumps(result) if result is not None else None  # a bad result fails its caller only
+        result, encoded = _storable_result(job_id, result)
         self.submit(JobWrite(status, job_id, {"error": error, "reason": reason, "result": result,
                                               "encoded_result": encoded}))
 
@@ -146,6 +149,25 @@ def write_batch(connection: Connection, batch: list[JobWrite], now: dt.datetime)
 def _write_completed(connection: Connection, writes: list[JobWrite], now: dt.datetime) -> None:
     connection.exec_driver_sql(COMPLETE_JOBS_BATCH, {
         "now": now, "ids": [w.job_id for w in writes], "results": [w.fields["encoded_result"] for w in writes]})
+
+
+def _storable_result(job_id: str, result: Optional[dict]) -> tuple[Optional[dict], Optional[str]]:
+    """(result, its JSON) as the row can keep it: values JSON has no type for (a datetime, a Decimal) as text.
+
+    An outcome that cannot be written would leave the job `running` after its message is acked; a result
+    that cannot be encoded even so (a circular one) is dropped, and the job still completes."""
+    if result is None:
+        return None, None
+    try:
+        return result, json.dumps(result)
+    except (TypeError, ValueError):
+        pass
+    try:
+        encoded = json.dumps(result, default=str)
+        return json.loads(encoded), encoded
+    except (TypeError, ValueError) as exc:
+        log.warning("JOB_RESULT_NOT_STORED job_id=%s error=%s", job_id, type(exc).__name__)
+        return None, None
 
 
 def _write_one_outcome(connection: Connection, write: JobWrite) -> None:

@@ -95,3 +95,23 @@ def test_a_batch_job_honours_pause_and_cancel_between_batches(action, actors, st
     assert row.status == ("paused" if action is JobControl.PAUSE else "cancelled")
     assert 3 <= row.processed == len(runs) < 40 and row.cursor == {"next": row.processed}
     assert (row.finished_at is not None) is (action is JobControl.CANCEL)
+
+
+def test_a_result_json_cannot_encode_still_completes_the_job_with_its_values_as_text(stub_broker, stub_worker,
+                                                                                     start_tracked, job_row,
+                                                                                     business):
+    """A result holding a datetime or a Decimal used to raise in the outcome write: the message was acked and
+    the row stayed `running` for good."""
+    import datetime as dt
+    from decimal import Decimal
+
+    def dated(business_id):
+        return {"at": dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.timezone.utc), "total": Decimal("12.50"), "n": 3}
+
+    actor = dramatiq.actor(dated, broker=stub_broker, max_retries=0)
+    job_id = start_tracked(actor, business.id)
+    stub_broker.join("default", fail_fast=False)
+    stub_worker.join()
+    row = job_row(job_id)
+    assert row.status == "completed", (row.status, row.error)
+    assert row.result == {"at": "2026-11-30 02:00:00+00:00", "total": "12.50", "n": 3}
