@@ -84,6 +84,24 @@ def test_postgres_restart_jobs_retry_and_complete_api_answers_503(tmp_logs, work
         postgres.close()
 
 
+def database_with_a_business(postgres: PrivatePostgres, name: str, tmp_path: Path) -> tuple[Database, int]:
+    """A migrated database `name` on the private server, with one business: (its Database, the business id)."""
+    url = postgres.create_database(name)
+    run_migrations(url, lock_dir=tmp_path)
+    database = Database(url)
+    with database.session() as session:
+        business, _key = create_business(session, name)
+        return database, business.id
+
+
+def queued_ping_row(database: Database, business_id: int, job_id: str, *, message_id: str) -> None:
+    from db import job_store
+
+    with database.session() as session:
+        job_store.create_job(session, is_batch=False, job_id=job_id, business_id=business_id, type="ping",
+                             actor_name="diagnostic_ping", queue="default", message_id=message_id, args={})
+
+
 def test_a_job_outcome_the_worker_was_told_is_written_survives_a_postgresql_crash(tmp_path):
     """A worker acks a message once its job's outcome is written: that write must be durable, or a crash
     right after it leaves the row `running` with no message left anywhere (the reconciler does not resend a
@@ -96,17 +114,10 @@ def test_a_job_outcome_the_worker_was_told_is_written_survives_a_postgresql_cras
     postgres = PrivatePostgres(settings={"wal_writer_delay": "10s"}).start()
     database = writes = None
     try:
-        url = postgres.create_database("prosaas_durable")
-        run_migrations(url, lock_dir=tmp_path)
-        database = Database(url)
-        with database.session() as session:
-            business, _key = create_business(session, "Durable outcomes")
-            business_id = business.id
+        database, business_id = database_with_a_business(postgres, "prosaas_durable", tmp_path)
         job_ids = [new_id(), new_id()]
-        with database.session() as session:
-            for job_id in job_ids:
-                job_store.create_job(session, is_batch=False, job_id=job_id, business_id=business_id, type="ping",
-                                     actor_name="diagnostic_ping", queue="default", message_id=new_id(), args={})
+        for job_id in job_ids:
+            queued_ping_row(database, business_id, job_id, message_id=new_id())
         writes = JobWriteBatcher(database)
         stale_before = utcnow()
         for job_id in job_ids:
@@ -143,19 +154,11 @@ def test_an_outcome_is_written_once_postgresql_is_back_however_long_it_was_down(
     postgres = PrivatePostgres().start()
     database = tracking = None
     try:
-        url = postgres.create_database("prosaas_outage")
-        run_migrations(url, lock_dir=tmp_path)
-        database = Database(url)
-        with database.session() as session:
-            business, _key = create_business(session, "Long outage")
-            business_id = business.id
+        database, business_id = database_with_a_business(postgres, "prosaas_outage", tmp_path)
         job_id = new_id()
         message = Message(queue_name="default", actor_name="diagnostic_ping", args=(),
                           kwargs={"business_id": business_id}, options={"job_id": job_id})
-        with database.session() as session:
-            job_store.create_job(session, is_batch=False, job_id=job_id, business_id=business_id, type="ping",
-                                 actor_name="diagnostic_ping", queue="default", message_id=message.message_id,
-                                 args={})
+        queued_ping_row(database, business_id, job_id, message_id=message.message_id)
         tracking = JobTracking(database, stale_after_seconds=60)
         tracking.before_process_message(None, message)  # claimed: the job runs
         postgres.stop("immediate")  # ... and finishes while the database is down
