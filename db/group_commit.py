@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from db.batching import Batcher, Item
 
@@ -19,6 +19,19 @@ Write = Item  # a caller's change; subclasses add their fields
 
 class GroupWriteFailed(SQLAlchemyError):
     """The batch holding this write failed and nothing of it was written; the cause is `__cause__`."""
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether a failed write (a GroupWriteFailed's cause, or the error itself) is a lost or refused connection,
+    worth waiting out, rather than an error in the statement or its data."""
+    cause = exc.__cause__ if isinstance(exc, GroupWriteFailed) and exc.__cause__ is not None else exc
+    if isinstance(cause, (OperationalError, InterfaceError, DisconnectionError)):
+        return True
+    try:
+        import psycopg2  # the job-write trip's own connection raises the driver's errors unwrapped
+    except ImportError:  # SQLite-only install
+        return False
+    return isinstance(cause, (psycopg2.OperationalError, psycopg2.InterfaceError))
 
 
 W = TypeVar("W", bound=Write)

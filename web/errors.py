@@ -6,7 +6,7 @@ import logging
 import falcon
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
-from db.group_commit import GroupWriteFailed
+from db.group_commit import GroupWriteFailed, database_unreachable
 from db.job_store import JobConflict
 from prosaas.errors import BadInput, BrokerUnavailable
 
@@ -31,7 +31,7 @@ def _database_down(req, resp, ex, params):
 def _group_write_failed(req, resp, ex, params):
     """A row written together with other requests' rows (db/group_commit.py) failed: answer by its cause."""
     cause = ex.__cause__
-    if isinstance(cause, (OperationalError, InterfaceError)):
+    if database_unreachable(ex):
         return _database_down(req, resp, cause, params)
     if isinstance(cause, DataError):
         return _out_of_range(req, resp, cause, params)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from db import job_store
 from db.base import utcnow
+from db.group_commit import database_unreachable
 from db.job_batcher import JobWriteBatcher, JobWriteFailed
 from db.job_store import ClaimAction
 from db.models.core import JobStatus
@@ -134,7 +135,7 @@ class JobTracking(Middleware):
                     log.info("JOB_OUTCOME_RECORDED job_id=%s after_attempts=%d", job_id, attempt + 1)
                 return
             except SQLAlchemyError as exc:
-                if attempt >= len(OUTCOME_WRITE_DELAYS) and not _database_unreachable(exc):
+                if attempt >= len(OUTCOME_WRITE_DELAYS) and not database_unreachable(exc):
                     log.error("JOB_OUTCOME_NOT_RECORDED job_id=%s error=%s", job_id, _error_name(exc))
                     raise
                 delay = OUTCOME_WRITE_DELAYS[min(attempt, len(OUTCOME_WRITE_DELAYS) - 1)]
@@ -170,20 +171,6 @@ class JobTracking(Middleware):
         if job_id and message.failed:  # dead-lettered unrun (AgeLimit, `max_age`): the row must not stay queued
             self.writes.finish(job_id, status=JobStatus.FAILED, reason="max_age",
                                error="the message was older than its max_age when a worker took it")
-
-
-def _database_unreachable(exc: BaseException) -> bool:
-    """A lost or refused connection (worth waiting out), not an error in the statement or its data."""
-    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-
-    cause = exc.__cause__ if isinstance(exc, JobWriteFailed) and exc.__cause__ is not None else exc
-    if isinstance(cause, (OperationalError, InterfaceError, DisconnectionError)):
-        return True
-    try:
-        import psycopg2
-    except ImportError:  # SQLite-only install
-        return False
-    return isinstance(cause, (psycopg2.OperationalError, psycopg2.InterfaceError))
 
 
 def _error_name(exc: BaseException) -> str:

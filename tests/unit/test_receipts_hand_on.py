@@ -16,6 +16,7 @@ from dramatiq.middleware import CurrentMessage
 from actors.receipts_work import delete_receipts
 from db import receipts_store
 from prosaas.clients import storage
+from tests.support.processes import wait_for
 
 TIME_LIMIT_S = 1.0
 SETUP_S = 0.85  # more than the limit minus its hand-on margin (a fifth of it): time left for one batch only
@@ -50,10 +51,8 @@ def test_setup_time_before_the_deletion_counts_against_its_time_limit(stub_broke
     actor = dramatiq.actor(slow_first_setup_deletion, broker=stub_broker, queue_name="maintenance", batch=True,
                            job_type="receipts_delete")
     job_id = start_tracked(actor, business.id)
-    deadline = time.monotonic() + 30
-    while job_row(job_id).status not in ("completed", "failed") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    row = job_row(job_id)
+    row = wait_for(lambda: (lambda row: row if row.status in ("completed", "failed") else None)(job_row(job_id)),
+                   30, interval=0.05, what="the deletion job to end")
     assert row.status == "completed" and row.attempts == 1 and row.processed == 100
     # Only one batch fitted in what the slow setup left of the first run's limit: it handed on after it.
     assert runs[:2] == [0, 1] and row.cursor["deleted"] == 100
