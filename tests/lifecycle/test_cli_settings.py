@@ -8,6 +8,13 @@ import subprocess
 import requests
 
 from tests.lifecycle.test_make_lifecycle import output
+
+
+def run_database_scheme() -> str:
+    """`database <scheme>:` as the CLI's first line names the run's database (PostgreSQL in CI, SQLite without)."""
+    from prosaas.runtime import get_runtime
+
+    return "database sqlite:" if get_runtime().database.is_sqlite else "database postgresql://"
 from tests.support.processes import free_port, wait_for
 
 STACK_ONLY = ("DATABASE_URL", "REDIS_URL", "PROSAAS_REDIS_NAMESPACE")
@@ -21,7 +28,7 @@ def test_cli_from_another_directory_and_a_bare_shell_talks_to_the_running_stack(
 
     created = install.prosaas("business", "create", "Elsewhere Ltd", "--json", cwd=elsewhere, unset=STACK_ONLY)
     assert created.returncode == 0, created.stderr
-    assert "database postgresql://" in created.stderr and "from the running stack" in created.stderr
+    assert run_database_scheme() in created.stderr and "from the running stack" in created.stderr
     key = json.loads(created.stdout)["api_key"]
     listed = requests.get(f"{install.base_url}/api/jobs", headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert listed.status_code == 200, listed.text  # the key was written where the stack looks
@@ -48,7 +55,7 @@ def test_environment_overrides_prosaas_env_read_from_the_install(make_install, t
     from_file = install.prosaas("status", cwd=elsewhere, unset=("DATABASE_URL",))
     assert "from-file.db" in from_file.stderr, output(from_file)
     from_env = install.prosaas("status", cwd=elsewhere)
-    assert "database postgresql://" in from_env.stderr and "from-file.db" not in from_env.stderr
+    assert run_database_scheme() in from_env.stderr and "from-file.db" not in from_env.stderr
 
 
 def test_reload_restarts_the_roles_with_the_edited_prosaas_env(make_install):
